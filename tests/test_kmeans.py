@@ -1,0 +1,192 @@
+"""KMeans on every backend: sklearn parity, cross-backend reproducibility, semantics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans as SKKMeans
+from sklearn.datasets import load_digits, load_iris
+
+from conftest import blobs
+from xkmeans import KMeans
+
+
+def _data(backend, n=400, d=3, seed=0):
+    X, _ = blobs(n=n, d=d, centres=5, seed=seed, spread=2.0, scale=4.0)
+    return X.astype(backend.dtype)
+
+
+@pytest.mark.parametrize("init_rows", [(0, 50, 100, 150, 200, 250)])
+def test_parity_with_sklearn_explicit_init(backend, init_rows):
+    X = _data(backend)
+    init = X[list(init_rows)]
+    ref = SKKMeans(len(init_rows), init=init, n_init=1, max_iter=300, tol=1e-4).fit(X)
+    km = KMeans(len(init_rows), init=backend.asarray(init), n_init=1).fit(backend.asarray(X))
+    np.testing.assert_array_equal(backend.to_numpy(km.labels_), ref.labels_)
+    np.testing.assert_allclose(backend.to_numpy(km.cluster_centers_), ref.cluster_centers_,
+                               rtol=backend.rtol, atol=backend.rtol)
+    assert km.inertia_ == pytest.approx(ref.inertia_, rel=backend.rtol)
+    assert km.n_iter_ == ref.n_iter_
+
+
+def test_fitted_attributes_follow_input(backend):
+    X = _data(backend)
+    km = KMeans(4, random_state=0).fit(backend.asarray(X))
+    backend.check_array(km.cluster_centers_, dtype=backend.dtype, shape=(4, 3))
+    backend.check_array(km.labels_, shape=(X.shape[0],))
+    assert isinstance(km.inertia_, float)
+    assert isinstance(km.n_iter_, int)
+    assert km.n_features_in_ == 3
+    Xb = backend.asarray(X[:10])
+    backend.check_array(km.predict(Xb), shape=(10,))
+    backend.check_array(km.transform(Xb), dtype=backend.dtype, shape=(10, 4))
+    backend.check_array(km.fit_transform(Xb), dtype=backend.dtype, shape=(10, 4))
+    backend.check_array(km.fit_predict(Xb), shape=(10,))
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_same_seed_same_result_on_every_backend(backend, init):
+    X = _data(backend, seed=3)
+    ref = KMeans(5, init=init, n_init=2, random_state=7).fit(X)
+    km = KMeans(5, init=init, n_init=2, random_state=7).fit(backend.asarray(X))
+    np.testing.assert_array_equal(backend.to_numpy(km.labels_), ref.labels_)
+    np.testing.assert_allclose(backend.to_numpy(km.cluster_centers_), ref.cluster_centers_,
+                               rtol=backend.rtol, atol=backend.rtol)
+
+
+def test_predict_transform_score_match_sklearn(backend):
+    X = _data(backend)
+    init = X[:4]
+    ref = SKKMeans(4, init=init, n_init=1).fit(X)
+    km = KMeans(4, init=backend.asarray(init), n_init=1).fit(backend.asarray(X))
+    Y = _data(backend, n=50, seed=9)
+    Yb = backend.asarray(Y)
+    np.testing.assert_array_equal(backend.to_numpy(km.predict(Yb)), ref.predict(Y))
+    np.testing.assert_allclose(backend.to_numpy(km.transform(Yb)), ref.transform(Y),
+                               rtol=backend.rtol, atol=10 * backend.rtol)
+    assert km.score(Yb) == pytest.approx(ref.score(Y), rel=backend.rtol)
+    w = np.linspace(0.5, 2.0, 50)
+    assert km.score(Yb, sample_weight=backend.asarray(w)) == pytest.approx(
+        ref.score(Y, sample_weight=w), rel=backend.rtol)
+
+
+def test_integer_weights_equal_repeated_rows(backend):
+    X = _data(backend, n=120)
+    w = np.random.default_rng(1).integers(0, 4, size=X.shape[0])
+    Xr = np.repeat(X, w, axis=0)
+    a = KMeans(4, random_state=0).fit(backend.asarray(X), sample_weight=backend.asarray(w))
+    b = KMeans(4, random_state=0).fit(backend.asarray(Xr))
+    np.testing.assert_allclose(backend.to_numpy(a.cluster_centers_),
+                               backend.to_numpy(b.cluster_centers_), rtol=backend.rtol,
+                               atol=backend.rtol)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=10 * backend.rtol)
+
+
+def test_sample_weight_parity_with_sklearn(backend):
+    X = _data(backend)
+    w = np.random.default_rng(2).uniform(0.1, 3.0, size=X.shape[0]).astype(backend.dtype)
+    init = X[:5]
+    ref = SKKMeans(5, init=init, n_init=1).fit(X, sample_weight=w)
+    km = KMeans(5, init=backend.asarray(init), n_init=1).fit(
+        backend.asarray(X), sample_weight=backend.asarray(w))
+    np.testing.assert_array_equal(backend.to_numpy(km.labels_), ref.labels_)
+    np.testing.assert_allclose(backend.to_numpy(km.cluster_centers_), ref.cluster_centers_,
+                               rtol=backend.rtol, atol=backend.rtol)
+
+
+def test_input_not_mutated(backend):
+    X = _data(backend)
+    Xb = backend.asarray(X)
+    init = backend.asarray(X[:3])
+    w = backend.asarray(np.ones(X.shape[0]))
+    KMeans(3, init=init, n_init=1).fit(Xb, sample_weight=w)
+    np.testing.assert_array_equal(backend.to_numpy(Xb), X)
+    np.testing.assert_array_equal(backend.to_numpy(init), X[:3])
+
+
+def test_empty_cluster_is_relocated(backend):
+    X = _data(backend, n=200)
+    # Two initial centres far from all data: they get no points at first.
+    init = np.vstack([X[:3], [[1e3, 1e3, 1e3], [-1e3, -1e3, -1e3]]]).astype(backend.dtype)
+    km = KMeans(5, init=backend.asarray(init), n_init=1).fit(backend.asarray(X))
+    labels = backend.to_numpy(km.labels_)
+    assert len(np.unique(labels)) == 5
+    ref = SKKMeans(5, init=init, n_init=1).fit(X)
+    assert km.inertia_ == pytest.approx(ref.inertia_, rel=1e-2)
+
+
+def test_integer_and_bool_input_become_default_float(backend):
+    X = np.random.default_rng(0).integers(0, 10, size=(50, 2))
+    km = KMeans(3, random_state=0).fit(backend.asarray(X, dtype="int64"))
+    # The namespace's default float: float32 for PyTorch and float32-only devices.
+    expected = "float32" if ("nofloat64" in backend.name or backend.lib == "torch") else "float64"
+    backend.check_array(km.cluster_centers_, dtype=expected)
+
+
+def test_kmeans_plus_plus_quality_no_worse_than_sklearn():
+    rng_seeds = range(8)
+    for X in (load_iris().data, load_digits().data, blobs(n=2000, d=5, centres=12, seed=4)[0]):
+        ours = np.mean([KMeans(8, random_state=s).fit(X).inertia_ for s in rng_seeds])
+        ref = np.mean([SKKMeans(8, random_state=s).fit(X).inertia_ for s in rng_seeds])
+        assert ours <= 1.03 * ref, (ours, ref)
+
+
+def test_n_init_keeps_best_and_matches_sklearn_quality():
+    X = load_digits().data
+    ours = KMeans(10, n_init=10, random_state=0).fit(X).inertia_
+    ref = SKKMeans(10, n_init=10, random_state=0).fit(X).inertia_
+    assert ours <= 1.01 * ref
+
+
+def test_callable_init_gets_centred_data_and_random_state():
+    X = _data(type("B", (), {"dtype": "float64"}))
+    seen = {}
+
+    def init(Xc, k, random_state):
+        seen["mean"] = Xc.mean(axis=0)
+        seen["rs"] = random_state
+        return Xc[:k]
+
+    km = KMeans(3, init=init).fit(X)
+    np.testing.assert_allclose(seen["mean"], 0, atol=1e-9)
+    assert isinstance(seen["rs"], np.random.RandomState)
+    ref = SKKMeans(3, init=X[:3], n_init=1).fit(X)
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-6)
+
+
+def test_explicit_init_with_n_init_warns():
+    X = _data(type("B", (), {"dtype": "float64"}))
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        KMeans(3, init=X[:3], n_init=5).fit(X)
+
+
+def test_verbose_prints_inertia(capsys):
+    X = _data(type("B", (), {"dtype": "float64"}))
+    KMeans(3, verbose=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization complete" in out
+    assert "Iteration 0, inertia" in out
+    assert "Converged at iteration" in out
+
+
+def test_duplicate_points_warn_fewer_distinct_clusters():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 10, axis=0)
+    with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
+        KMeans(3, random_state=0).fit(X)
+
+
+def test_tol_zero_runs_to_strict_convergence():
+    X = _data(type("B", (), {"dtype": "float64"}))
+    init = X[:5]
+    ref = SKKMeans(5, init=init, n_init=1, tol=0).fit(X)
+    km = KMeans(5, init=init, n_init=1, tol=0).fit(X)
+    assert km.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+
+
+def test_max_iter_respected():
+    X = _data(type("B", (), {"dtype": "float64"}), n=2000)
+    km = KMeans(20, init="random", n_init=1, max_iter=2, tol=0, random_state=0).fit(X)
+    assert km.n_iter_ <= 2

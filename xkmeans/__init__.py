@@ -1,0 +1,11 @@
+"""xkmeans: k-means and friends written once against the Python Array API.
+
+The same code runs on NumPy (CPU), CuPy (CUDA), PyTorch and array-api-strict;
+results come back in the input's library, on its device.
+"""
+
+from ._config import config_context, get_config, set_config
+from ._kmeans import KMeans
+
+__all__ = ["KMeans", "config_context", "get_config", "set_config"]
+__version__ = "0.1.0"

@@ -1,0 +1,200 @@
+"""The one home for backend facts: namespace, device, dtype, host RNG, chunks.
+
+Nothing else in xkmeans asks which array library it is talking to. This
+module never imports CuPy or PyTorch: array-api-compat identifies arrays
+without importing their libraries.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import warnings
+
+import array_api_compat
+import numpy as np
+
+from ._config import get_config
+
+__all__ = [
+    "acc_dtype",
+    "backend_name",
+    "check_random_state",
+    "chunk_rows",
+    "default_float",
+    "get_device",
+    "get_namespace",
+    "is_array",
+    "itemsize",
+    "row_chunks",
+    "to_numpy",
+]
+
+
+def is_array(x) -> bool:
+    """True for an array of any Array-API library (NumPy included)."""
+    return array_api_compat.is_array_api_obj(x)
+
+
+def _library_name(x) -> str:
+    if array_api_compat.is_numpy_array(x):
+        return "numpy"
+    if array_api_compat.is_cupy_array(x):
+        return "cupy"
+    if array_api_compat.is_torch_array(x):
+        return "torch"
+    return type(x).__module__.split(".")[0]
+
+
+def get_namespace(*arrays):
+    """The Array API namespace shared by ``arrays`` (``None`` entries skipped).
+
+    Raises ``TypeError`` naming both libraries when they differ: user data is
+    never converted silently from one library to another.
+    """
+    arrays = [a for a in arrays if a is not None]
+    names = {}
+    for a in arrays:
+        names.setdefault(_library_name(a), type(a).__name__)
+    if len(names) > 1:
+        found = " and ".join(f"{lib} ({cls})" for lib, cls in names.items())
+        msg = (
+            f"Mixed array libraries: got arrays from {found}. All inputs must "
+            "come from one array library; convert them explicitly first."
+        )
+        raise TypeError(msg)
+    return array_api_compat.array_namespace(*arrays)
+
+
+def get_device(*arrays):
+    """The device shared by ``arrays``; ``ValueError`` naming both if they differ."""
+    arrays = [a for a in arrays if a is not None]
+    devices = []
+    for a in arrays:
+        dev = array_api_compat.device(a)
+        if all(dev != d for d in devices):
+            devices.append(dev)
+    if len(devices) > 1:
+        msg = (
+            f"Arrays are on different devices: {devices[0]!r} and {devices[1]!r}. "
+            "Move them to one device first; xkmeans never moves data silently."
+        )
+        raise ValueError(msg)
+    return devices[0] if devices else None
+
+
+def backend_name(xp) -> str:
+    """Short name of a namespace: 'numpy', 'cupy', 'torch', 'array_api_strict'..."""
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    return getattr(xp, "__name__", "unknown").split(".")[-1]
+
+
+def _float_dtypes(xp, device):
+    try:
+        info = xp.__array_namespace_info__()
+        return info.dtypes(device=device, kind="real floating")
+    except (AttributeError, TypeError):
+        return {"float32": xp.float32, "float64": xp.float64}
+
+
+def default_float(xp, device):
+    """The device's default real floating dtype (float32 where float64 is absent)."""
+    floats = _float_dtypes(xp, device)
+    try:
+        default = xp.__array_namespace_info__().default_dtypes(device=device)
+        dtype = default["real floating"]
+    except (AttributeError, TypeError):
+        dtype = xp.float64
+    if dtype in floats.values():
+        return dtype
+    return floats["float32"]
+
+
+def acc_dtype(xp, device):
+    """The widest real float the device offers, used to accumulate sums."""
+    floats = _float_dtypes(xp, device)
+    return floats.get("float64", floats["float32"])
+
+
+def itemsize(xp, dtype) -> int:
+    """Bytes per element of a floating or integer dtype."""
+    try:
+        return xp.finfo(dtype).bits // 8
+    except (TypeError, ValueError):
+        return xp.iinfo(dtype).bits // 8
+
+
+def to_numpy(x) -> np.ndarray:
+    """Copy a (small) array to host memory as NumPy: end-of-fit scalars, stats."""
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
+        import array_api_strict
+
+        return np.asarray(x.to_device(array_api_strict.Device("CPU_DEVICE")))
+    return np.from_dlpack(x)
+
+
+def check_random_state(seed) -> np.random.Generator:
+    """One host ``numpy.random.Generator`` from sklearn-style ``random_state``.
+
+    Accepts None, an int, a ``numpy.random.Generator`` or a legacy
+    ``numpy.random.RandomState`` (from which a seed is drawn, so that a fit
+    advances it like scikit-learn's estimators do).
+    """
+    if seed is None or isinstance(seed, numbers.Integral):
+        return np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.RandomState):
+        return np.random.default_rng(seed.randint(np.iinfo(np.int32).max))
+    msg = (
+        f"random_state={seed!r} cannot be used to seed a numpy.random.Generator; "
+        "expected None, an int, a numpy.random.Generator or a RandomState."
+    )
+    raise ValueError(msg)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan_rows(n_rows: int, bytes_per_row: int, budget_bytes: int) -> int:
+    rows = max(1, budget_bytes // max(1, bytes_per_row))
+    if rows < 64 and n_rows > rows:
+        warnings.warn(
+            f"working_memory allows only {rows} rows per chunk "
+            f"({bytes_per_row} bytes each); computations will be slow. "
+            "Increase it with xkmeans.set_config(working_memory=...).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return min(n_rows, rows)
+
+
+def chunk_rows(n_rows: int, bytes_per_row: int, *, cap: int | None = None) -> int:
+    """Rows per chunk so that the scratch arrays fit the working-memory budget.
+
+    ``bytes_per_row`` is the scratch space one row needs (e.g. ``k`` distances
+    and their temporaries); ``cap`` optionally bounds the chunk further (a
+    cache-sized tile for a CPU fast path).
+    """
+    budget = int(get_config()["working_memory"] * 2**20)
+    rows = _plan_rows(int(n_rows), int(bytes_per_row), budget)
+    if cap is not None:
+        rows = min(rows, max(1, cap))
+    return max(1, rows)
+
+
+def row_chunks(n_rows: int, rows: int):
+    """``(start, stop)`` pairs covering ``range(n_rows)`` in steps of ``rows``."""
+    for start in range(0, n_rows, rows):
+        yield start, min(start + rows, n_rows)

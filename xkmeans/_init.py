@@ -1,0 +1,119 @@
+"""Initial centres: greedy k-means++, random rows, explicit arrays, callables.
+
+Randomness flows host -> device: uniforms come from one host
+``numpy.random.Generator`` and are scaled on the device, so a seed picks the
+same rows on every backend and nothing is read back per candidate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
+from ._primitives import sq_distances
+
+
+def _weighted_pick(cum, u, *, xp, device):
+    """Indices where host uniforms ``u`` (scaled by the total) fall in ``cum``."""
+    total = cum[-1]
+    targets = xp.asarray(u, dtype=cum.dtype, device=device) * total
+    idx = xp.searchsorted(cum, targets)
+    return xp.clip(idx, max=cum.shape[0] - 1)
+
+
+def _cumsum(v, *, xp, acc):
+    return xp.cumulative_sum(xp.astype(v, acc))
+
+
+def _first_index(n, weights, rng, *, xp, device, acc):
+    if weights is None:
+        return xp.asarray([int(rng.integers(n))], device=device)
+    return _weighted_pick(_cumsum(weights, xp=xp, acc=acc), rng.random(1), xp=xp, device=device)
+
+
+def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=None):
+    """Greedy k-means++ (D^2 sampling with local trials), as scikit-learn does it.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    n_clusters : int
+    x_sq : array of shape (n_samples,)
+        Squared row norms of X.
+    weights : array of shape (n_samples,) or None
+    rng : numpy.random.Generator
+    n_local_trials : int, optional
+        Candidates tried per centre; ``2 + int(log(n_clusters))`` by default.
+
+    Returns
+    -------
+    centres : array of shape (n_clusters, n_features)
+    indices : integer array of shape (n_clusters,)
+        Rows of X chosen as centres.
+    """
+    n = X.shape[0]
+    device = get_device(X)
+    acc = acc_dtype(xp, device)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(math.log(n_clusters))
+    w = None if weights is None else xp.astype(weights, acc)
+    first = _first_index(n, weights, rng, xp=xp, device=device, acc=acc)
+    chosen = [first]
+    closest = _dist_to(X, x_sq, xp.take(X, first, axis=0), xp=xp)[:, 0]
+    rows = chunk_rows(n, 3 * n_local_trials * itemsize(xp, X.dtype))
+    for _ in range(1, n_clusters):
+        weighted = closest if w is None else xp.astype(closest, acc) * w
+        cand = _weighted_pick(
+            _cumsum(weighted, xp=xp, acc=acc), rng.random(n_local_trials), xp=xp, device=device
+        )
+        cand_X = xp.take(X, cand, axis=0)
+        # Potential of each candidate: sum of w * min(closest, d(x, candidate)).
+        pots = xp.zeros((n_local_trials,), dtype=acc, device=device)
+        for a, b in row_chunks(n, rows):
+            d = sq_distances(X[a:b, ...], cand_X, xp=xp, x_sq=x_sq[a:b])
+            d = xp.astype(xp.minimum(d, closest[a:b, None]), acc)
+            if w is not None:
+                d = d * w[a:b, None]
+            pots = pots + xp.sum(d, axis=0)
+        best = xp.argmin(pots)
+        best_idx = xp.reshape(xp.take(cand, xp.reshape(best, (1,))), (1,))
+        chosen.append(best_idx)
+        closest = xp.minimum(closest, _dist_to(X, x_sq, xp.take(X, best_idx, axis=0), xp=xp)[:, 0])
+    indices = xp.concat(chosen)
+    return xp.take(X, indices, axis=0), indices
+
+
+def _dist_to(X, x_sq, C, *, xp):
+    """Squared distances (n, m) from every row to a few centres, chunked."""
+    n = X.shape[0]
+    rows = chunk_rows(n, 3 * C.shape[0] * itemsize(xp, X.dtype))
+    parts = [sq_distances(X[a:b, ...], C, xp=xp, x_sq=x_sq[a:b]) for a, b in row_chunks(n, rows)]
+    return parts[0] if len(parts) == 1 else xp.concat(parts)
+
+
+def random_rows(X, n_clusters, *, weights, rng, xp):
+    """``n_clusters`` distinct rows, drawn with probability proportional to weight.
+
+    Unweighted draws happen entirely on the host. Weighted draws use
+    Efraimidis-Spirakis keys ``log(u) / w`` (host uniforms, device keys) and
+    keep the ``n_clusters`` largest.
+    """
+    n = X.shape[0]
+    device = get_device(X)
+    if weights is None:
+        idx = rng.choice(n, size=n_clusters, replace=False)
+        indices = xp.asarray(idx, device=device)
+    else:
+        acc = acc_dtype(xp, device)
+        u = xp.asarray(rng.random(n), dtype=acc, device=device)
+        w = xp.astype(weights, acc)
+        keys = xp.where(w > 0, xp.log(u) / xp.where(w > 0, w, 1), -xp.inf)
+        indices = xp.argsort(keys, descending=True, stable=True)[:n_clusters]
+    return xp.take(X, indices, axis=0), indices
+
+
+def legacy_random_state(rng: np.random.Generator) -> np.random.RandomState:
+    """A RandomState for user callables written for scikit-learn's ``init``."""
+    return np.random.RandomState(int(rng.integers(np.iinfo(np.int32).max)))

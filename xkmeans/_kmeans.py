@@ -1,0 +1,349 @@
+"""KMeans: validation, randomness and restarts around the Lloyd loop."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._backend import acc_dtype, check_random_state, chunk_rows, get_device, itemsize, row_chunks
+from ._init import kmeans_plusplus, legacy_random_state, random_rows
+from ._lloyd import lloyd, same_clustering, weighted_total
+from ._primitives import nearest_centre, sq_distances
+from ._validation import check_centres, check_sample_weight, check_X
+
+__all__ = ["KMeans"]
+
+
+class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin):
+    """predict / transform / score shared by KMeans and MiniBatchKMeans."""
+
+    def _check_test_data(self, X):
+        check_is_fitted(self, "cluster_centers_")
+        X, xp, device = check_X(self, X, reset=False)
+        _check_same_backend(X, self.cluster_centers_)
+        return X, xp, device
+
+    def predict(self, X):
+        """Index of the nearest centre for each sample.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            Same array library and device as the data the model was fitted on.
+
+        Returns
+        -------
+        labels : integer array of shape (n_samples,)
+            In X's namespace and on its device.
+        """
+        X, xp, _ = self._check_test_data(X)
+        labels, _ = nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
+        return labels
+
+    def transform(self, X):
+        """Euclidean distance from each sample to each centre.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        distances : array of shape (n_samples, n_clusters)
+            In X's namespace, device and dtype. This is the one full
+            ``n_samples x n_clusters`` array xkmeans builds: it is the output.
+        """
+        X, xp, _ = self._check_test_data(X)
+        return self._transform(X, xp)
+
+    def _transform(self, X, xp):
+        C = xp.astype(self.cluster_centers_, X.dtype)
+        rows = chunk_rows(X.shape[0], 3 * C.shape[0] * itemsize(xp, X.dtype))
+        parts = [xp.sqrt(sq_distances(X[a:b, ...], C, xp=xp)) for a, b in row_chunks(X.shape[0], rows)]
+        return parts[0] if len(parts) == 1 else xp.concat(parts)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X on the fitted centres.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            ``-sum(w * squared distance to the nearest centre)``.
+        """
+        X, xp, device = self._check_test_data(X)
+        w = check_sample_weight(sample_weight, X, xp=xp, device=device)
+        _, dist2 = nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
+        return -float(weighted_total(dist2, w, xp=xp, acc=acc_dtype(xp, device)))
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        return tags
+
+
+def _check_same_backend(X, centres):
+    from ._backend import get_namespace
+
+    try:
+        get_namespace(X, centres)
+        get_device(X, centres)
+    except (TypeError, ValueError) as e:
+        msg = f"X does not match the fitted model: {e} The model's centres live there."
+        raise type(e)(msg) from e
+
+
+class KMeans(_CentresMixin, BaseEstimator):
+    """K-means clustering by Lloyd's EM loop, on any Array API backend.
+
+    Repeats two steps until the centres stop moving: assign each sample to
+    its nearest centre (E-step), then move each centre to the weighted mean
+    of its samples (M-step). Several restarts (``n_init``) keep the run
+    with the lowest inertia. Semantics follow
+    :class:`sklearn.cluster.KMeans`.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters (centres) to form.
+    init : {'k-means++', 'random'}, callable or array of shape \
+(n_clusters, n_features), default='k-means++'
+        'k-means++': greedy k-means++ (D^2 sampling with ``2 + log(k)``
+        local trials per centre). 'random': ``n_clusters`` distinct rows,
+        drawn with probability proportional to ``sample_weight``. An array:
+        the initial centres (same library and device as X). A callable:
+        ``init(X, n_clusters, random_state)`` returning such an array,
+        called on the mean-centred data with a ``numpy.random.RandomState``.
+    n_init : 'auto' or int, default='auto'
+        Number of runs from different initialisations; the best inertia is
+        kept. 'auto' means 1 for 'k-means++', an array or a callable, and
+        10 for 'random'.
+    max_iter : int, default=300
+        Maximum number of Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence tolerance on the squared shift of the centres between
+        two iterations, relative to the mean variance of the features.
+    verbose : int, default=0
+        Print the inertia at each iteration when > 0.
+    random_state : int, numpy.random.Generator, RandomState or None, default=None
+        Seeds the one host random generator used for all random draws; the
+        same seed gives the same result on every backend.
+    copy_x : bool, default=True
+        Accepted for scikit-learn compatibility. xkmeans never modifies X:
+        it always works on a mean-centred copy.
+    algorithm : {'lloyd'}, default='lloyd'
+        The EM algorithm. 'elkan' is not implemented.
+
+    Attributes
+    ----------
+    cluster_centers_ : array of shape (n_clusters, n_features)
+        Centres, in X's namespace, device and dtype.
+    labels_ : integer array of shape (n_samples,)
+        Label of each training sample, matching ``cluster_centers_``.
+    inertia_ : float
+        Sum of (weighted) squared distances of samples to their centre.
+    n_iter_ : int
+        Lloyd iterations run by the best run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features, when X has string column names (pandas).
+
+    See Also
+    --------
+    MiniBatchKMeans : the same objective on random mini-batches.
+    sklearn.cluster.KMeans : the reference implementation.
+
+    Notes
+    -----
+    Tested on NumPy, array-api-strict (several devices, float32-only ones
+    included), PyTorch on the CPU and, where a GPU is present, CuPy. All
+    array work stays on X's device; per iteration, three scalars come back
+    to the host (changed labels, centre shift, empty clusters). Random draws
+    are made on the host and moved to the device.
+
+    Memory: distances are computed in row chunks sized from
+    ``xkmeans.set_config(working_memory=...)`` (MiB), so no
+    ``n_samples x n_clusters`` matrix is held, except the one ``transform``
+    returns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xkmeans import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_.tolist())
+    [[1.0, 2.0], [10.0, 2.0]]
+    >>> km.predict(np.array([[0, 0], [12, 3]])).tolist() == [
+    ...     km.labels_[0], km.labels_[3]]
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state", np.random.Generator],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd"})],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+        copy_x=True,
+        algorithm="lloyd",
+    ):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            Training data: a NumPy, CuPy, PyTorch or other Array API array
+            (or anything NumPy converts). Integer and boolean data become
+            the device's default float.
+        y : Ignored
+        sample_weight : array of shape (n_samples,), default=None
+            Non-negative weight of each sample (same library and device as
+            X). Integer weights are equivalent to repeating rows.
+
+        Returns
+        -------
+        self : KMeans
+            Fitted estimator.
+        """
+        self._validate_params()
+        X, xp, device = check_X(self, X, reset=True)
+        w = check_sample_weight(sample_weight, X, xp=xp, device=device)
+        n_samples = X.shape[0]
+        if n_samples < self.n_clusters:
+            msg = f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
+            raise ValueError(msg)
+        init = self.init
+        init_is_array = not isinstance(init, str) and not callable(init)
+        if init_is_array:
+            init = check_centres(init, X, self.n_clusters, xp=xp, device=device)
+        n_init = self._n_init_for(init_is_array)
+        rng = check_random_state(self.random_state)
+        acc = acc_dtype(xp, device)
+
+        # Centre the data for more accurate |x|^2 - 2 x.c + |c|^2 distances.
+        X_mean = xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
+        X = X - X_mean
+        if init_is_array:
+            init = init - X_mean
+        tol = self._scaled_tol(X, xp=xp, acc=acc)
+        x_sq = xp.sum(X * X, axis=1)
+
+        best = None
+        for _ in range(n_init):
+            centres = self._init_centres(X, init, x_sq=x_sq, weights=w, rng=rng, xp=xp, device=device)
+            if self.verbose:
+                print("Initialization complete")
+            labels, inertia, centres, n_iter = lloyd(
+                X, w, centres, x_sq=x_sq, max_iter=self.max_iter, tol=tol,
+                verbose=self.verbose, xp=xp,
+            )
+            if best is None or (
+                inertia < best[1] and not same_clustering(labels, best[0], self.n_clusters, xp=xp)
+            ):
+                best = (labels, inertia, centres, n_iter)
+        labels, inertia, centres, n_iter = best
+
+        distinct = xp.unique_values(labels).shape[0]
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.cluster_centers_ = centres + X_mean
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return ``labels_``; see :meth:`fit`."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return :meth:`transform` of X; see :meth:`fit`."""
+        self.fit(X, sample_weight=sample_weight)
+        X, xp, _ = check_X(self, X, reset=False)
+        return self._transform(X, xp)
+
+    def _n_init_for(self, init_is_array):
+        n_init = self.n_init
+        if n_init == "auto":
+            n_init = 10 if isinstance(self.init, str) and self.init == "random" else 1
+        if init_is_array and n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init "
+                f"in {type(self).__name__} instead of n_init={n_init}.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            n_init = 1
+        return n_init
+
+    def _scaled_tol(self, X, *, xp, acc):
+        if self.tol == 0:
+            return 0.0
+        return float(xp.mean(xp.var(xp.astype(X, acc), axis=0))) * self.tol
+
+    def _init_centres(self, X, init, *, x_sq, weights, rng, xp, device):
+        k = self.n_clusters
+        if isinstance(init, str) and init == "k-means++":
+            centres, _ = kmeans_plusplus(X, k, x_sq=x_sq, weights=weights, rng=rng, xp=xp)
+        elif isinstance(init, str) and init == "random":
+            centres, _ = random_rows(X, k, weights=weights, rng=rng, xp=xp)
+        elif callable(init):
+            centres = init(X, k, random_state=legacy_random_state(rng))
+            centres = check_centres(centres, X, k, xp=xp, device=device, what="init(X)")
+        else:
+            centres = init
+        return centres

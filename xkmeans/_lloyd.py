@@ -1,0 +1,111 @@
+"""One run of Lloyd's EM loop on validated, centred data (array math only).
+
+The estimator (``_kmeans.py``) owns validation, randomness and restarts;
+this module owns the iterations. Each iteration reads back one small array
+of statistics: the number of changed labels, the centre shift and the
+number of empty clusters.
+"""
+
+from __future__ import annotations
+
+from ._backend import acc_dtype, get_device, to_numpy
+from ._primitives import grouped_sum, nearest_centre
+
+
+def weighted_total(v, weights, *, xp, acc):
+    """sum(w * v) accumulated in ``acc`` (a device scalar)."""
+    v = xp.astype(v, acc)
+    return xp.sum(v if weights is None else v * xp.astype(weights, acc))
+
+
+def _relocate_empty(X, weights, labels, dist2, sums, counts, *, xp):
+    """Move each empty cluster to one of the points farthest from its centre.
+
+    As scikit-learn does: the farthest points (by distance to their current
+    centre) leave their clusters and seed the empty ones, in the sums and
+    counts, before the division into means.
+    """
+    n_groups = counts.shape[0]
+    empty = xp.nonzero(counts == 0)[0]
+    far = xp.argsort(dist2, descending=True, stable=True)[: empty.shape[0]]
+    X_far = xp.take(X, far, axis=0)
+    w_far = None if weights is None else xp.take(weights, far)
+    d_sums, d_counts = grouped_sum(X_far, xp.take(labels, far), w_far, n_groups, xp=xp)
+    n_sums, n_counts = grouped_sum(X_far, xp.astype(empty, labels.dtype), w_far, n_groups, xp=xp)
+    is_empty = counts == 0
+    sums = xp.where(is_empty[:, None], n_sums, sums - d_sums)
+    counts = xp.where(is_empty, n_counts, counts - d_counts)
+    return sums, counts
+
+
+def _means(sums, counts, dtype, *, xp):
+    """Sums divided by weights where the weight is positive (sklearn keeps the sum)."""
+    safe = xp.where(counts > 0, counts, xp.ones_like(counts))
+    return xp.astype(sums / safe[:, None], dtype)
+
+
+def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
+    """Run Lloyd's algorithm from ``centres`` until convergence.
+
+    Stops on strict convergence (no label changed) or when the squared
+    centre shift is ``<= tol`` (already scaled by the data's variance), as
+    scikit-learn's ``_kmeans_single_lloyd`` does, then re-assigns so that
+    labels match the returned centres.
+
+    Returns
+    -------
+    labels, inertia (float), centres, n_iter (int)
+    """
+    device = get_device(X)
+    acc = acc_dtype(xp, device)
+    k = centres.shape[0]
+    labels_old = None
+    strict = False
+    n_iter = 0
+    for i in range(max_iter):
+        n_iter = i + 1
+        labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
+        sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
+        new = _means(sums, counts, X.dtype, xp=xp)
+        shift = xp.sum(xp.astype(new - centres, acc) ** 2)
+        changed = (
+            xp.asarray(float(X.shape[0]), dtype=acc, device=device)
+            if labels_old is None
+            else xp.sum(xp.astype(labels != labels_old, acc))
+        )
+        n_empty = xp.sum(xp.astype(counts == 0, acc))
+        stats = xp.stack([changed, shift, n_empty])
+        if verbose:
+            stats = xp.concat([stats, xp.reshape(weighted_total(dist2, weights, xp=xp, acc=acc), (1,))])
+        stats = to_numpy(stats)
+        if stats[2] > 0:
+            sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
+            new = _means(sums, counts, X.dtype, xp=xp)
+            stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
+        if verbose:
+            print(f"Iteration {i}, inertia {stats[3]}.")
+        centres = new
+        if stats[0] == 0:
+            if verbose:
+                print(f"Converged at iteration {i}: strict convergence.")
+            strict = True
+            break
+        if stats[1] <= tol:
+            if verbose:
+                print(
+                    f"Converged at iteration {i}: center shift {stats[1]} within "
+                    f"tolerance {tol}."
+                )
+            break
+        labels_old = labels
+    if not strict:
+        labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
+    inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
+    return labels, inertia, centres, n_iter
+
+
+def same_clustering(a, b, n_clusters, *, xp) -> bool:
+    """True if label arrays ``a`` and ``b`` are equal up to a permutation."""
+    pairs = xp.astype(a, xp.int64) * n_clusters + xp.astype(b, xp.int64)
+    n_pairs = xp.unique_values(pairs).shape[0]
+    return n_pairs == xp.unique_values(a).shape[0] == xp.unique_values(b).shape[0]

@@ -1,0 +1,51 @@
+"""Primitives the Array API standard lacks, with per-library fast paths.
+
+Each primitive has a portable implementation (``_portable``) and optional
+fast paths with the same signature in ``_numpy``, ``_torch`` and ``_cupy``.
+``_FAST_PATHS`` is the one table that registers them; a (primitive, backend)
+pair is resolved once and cached. ``xkmeans.config_context(fast_paths=False)``
+(or ``XKMEANS_DISABLE_FAST_PATHS=1``) forces the portable versions.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+from .._backend import backend_name
+from .._config import get_config
+from . import _portable
+
+__all__ = ["grouped_sum", "nearest_centre", "sq_distances"]
+
+_FAST_PATHS = {
+    "nearest_centre": {"numpy": "_numpy"},
+    "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
+}
+
+
+@functools.cache
+def _resolve(name: str, backend: str):
+    module = _FAST_PATHS[name].get(backend)
+    if module is None:
+        return getattr(_portable, name)
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def _impl(name: str, xp):
+    if not get_config()["fast_paths"]:
+        return getattr(_portable, name)
+    return _resolve(name, backend_name(xp))
+
+
+def nearest_centre(X, C, *, xp, x_sq=None):
+    """Nearest centre per row: ``(labels, squared distances)``; see ``_portable``."""
+    return _impl("nearest_centre", xp)(X, C, xp=xp, x_sq=x_sq)
+
+
+def grouped_sum(X, labels, weights, n_groups, *, xp):
+    """Per-label weighted row sums and weight totals; see ``_portable``."""
+    return _impl("grouped_sum", xp)(X, labels, weights, n_groups, xp=xp)
+
+
+sq_distances = _portable.sq_distances

@@ -1,0 +1,162 @@
+"""Input validation shared by the estimators, with scikit-learn's wording.
+
+NumPy arrays and non-array input (lists, DataFrames, sparse matrices) go
+through scikit-learn's own ``validate_data``, so feature names and messages
+are exactly sklearn's. Arrays of other libraries (CuPy, PyTorch,
+array-api-strict, ...) are checked here, on their device, with the same
+messages.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import array_api_compat
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._backend import default_float, get_device, get_namespace, to_numpy
+
+
+def _is_foreign_array(X) -> bool:
+    return array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray)
+
+
+def check_X(estimator, X, *, reset: bool, min_samples: int = 1):
+    """Validate X; return ``(X, xp, device)`` with X a 2-D real float array.
+
+    Integer and boolean input becomes the device's default float; float32
+    and float64 are kept. NaN and infinity, complex values, empty arrays and
+    arrays that are not 2-D raise ``ValueError`` (``TypeError`` for types).
+    """
+    name = type(estimator).__name__
+    if not _is_foreign_array(X):
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=min_samples,
+        )
+        xp = array_api_compat.array_namespace(X)
+        return X, xp, get_device(X)
+
+    xp = get_namespace(X)
+    device = get_device(X)
+    if X.ndim != 2:
+        if X.ndim == 1:
+            msg = (
+                f"Expected 2D array, got 1D array instead: shape={tuple(X.shape)}.\n"
+                "Reshape your data either using array.reshape(-1, 1) if your data "
+                "has a single feature or array.reshape(1, -1) if it contains a "
+                "single sample."
+            )
+        else:
+            msg = f"Found array with dim {X.ndim}. {name} expected <= 2."
+        raise ValueError(msg)
+    dtype = X.dtype
+    if xp.isdtype(dtype, "complex floating"):
+        msg = f"Complex data not supported: got {dtype}. {name} accepts real numbers only."
+        raise ValueError(msg)
+    if xp.isdtype(dtype, ("integral", "bool")):
+        X = xp.astype(X, default_float(xp, device))
+    elif not xp.isdtype(dtype, "real floating"):
+        msg = f"Unsupported dtype {dtype}: {name} accepts real numbers (float, int, bool)."
+        raise TypeError(msg)
+    n_samples, n_features = X.shape
+    if n_samples < min_samples:
+        msg = (
+            f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
+            f"minimum of {min_samples} is required by {name}."
+        )
+        raise ValueError(msg)
+    if n_features < 1:
+        msg = (
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a "
+            f"minimum of 1 is required by {name}."
+        )
+        raise ValueError(msg)
+    check_finite(X, xp=xp, what="X")
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        msg = (
+            f"X has {n_features} features, but {name} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+        raise ValueError(msg)
+    return X, xp, device
+
+
+def check_finite(a, *, xp, what: str):
+    """Raise ``ValueError`` if ``a`` holds NaN or infinity (one readback)."""
+    flags = to_numpy(xp.stack([xp.any(xp.isnan(a)), xp.any(xp.isinf(a))]))
+    if flags[0]:
+        msg = f"Input {what} contains NaN."
+        raise ValueError(msg)
+    if flags[1]:
+        msg = f"Input {what} contains infinity or a value too large for {a.dtype}."
+        raise ValueError(msg)
+
+
+def check_sample_weight(sample_weight, X, *, xp, device):
+    """Validate ``sample_weight``; ``None`` means equal weights and stays None.
+
+    Accepts a scalar, a list, or an array of X's library and device, of
+    shape ``(n_samples,)``, finite and non-negative with a positive sum.
+    Returned in X's dtype.
+    """
+    if sample_weight is None:
+        return None
+    n = X.shape[0]
+    if isinstance(sample_weight, numbers.Number):
+        return xp.full((n,), float(sample_weight), dtype=X.dtype, device=device)
+    if array_api_compat.is_array_api_obj(sample_weight):
+        get_namespace(X, sample_weight)
+        get_device(X, sample_weight)
+        sw = sample_weight
+    else:
+        sw = xp.asarray(np.asarray(sample_weight), device=device)
+    if sw.ndim != 1 or sw.shape[0] != n:
+        msg = f"sample_weight.shape == {tuple(sw.shape)}, expected ({n},)!"
+        raise ValueError(msg)
+    if not (xp.isdtype(sw.dtype, "real floating") or xp.isdtype(sw.dtype, ("integral", "bool"))):
+        msg = f"sample_weight must be real numbers, got dtype {sw.dtype}."
+        raise TypeError(msg)
+    sw = xp.astype(sw, X.dtype)
+    check_finite(sw, xp=xp, what="sample_weight")
+    stats = to_numpy(xp.stack([xp.min(sw), xp.sum(sw)]))
+    if stats[0] < 0:
+        msg = "Negative values in data passed to sample_weight: weights must be >= 0."
+        raise ValueError(msg)
+    if not stats[1] > 0:
+        msg = "sample_weight sums to zero: at least one weight must be positive."
+        raise ValueError(msg)
+    return sw
+
+
+def check_centres(centres, X, n_clusters, *, xp, device, what="init"):
+    """Validate an explicit array of initial centres against X."""
+    if array_api_compat.is_array_api_obj(centres):
+        get_namespace(X, centres)
+        get_device(X, centres)
+        C = centres
+    else:
+        C = xp.asarray(np.asarray(centres), device=device)
+    if C.ndim != 2 or C.shape[0] != n_clusters or C.shape[1] != X.shape[1]:
+        msg = (
+            f"The shape of the initial centers {tuple(C.shape)} does not match the "
+            f"number of clusters {n_clusters} and features {X.shape[1]}: expected "
+            f"({n_clusters}, {X.shape[1]})."
+        )
+        raise ValueError(msg)
+    if xp.isdtype(C.dtype, "complex floating") or not (
+        xp.isdtype(C.dtype, "real floating") or xp.isdtype(C.dtype, ("integral", "bool"))
+    ):
+        msg = f"{what} must be an array of real numbers, got dtype {C.dtype}."
+        raise TypeError(msg)
+    C = xp.astype(C, X.dtype, copy=True)
+    check_finite(C, xp=xp, what=what)
+    return C
