@@ -8,6 +8,12 @@ CuPy and PyTorch on CUDA only when a GPU is present.
 
 from __future__ import annotations
 
+import os
+
+# scikit-learn runs its Array API estimator checks only with this set, and it
+# must be set before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import dataclasses
 import importlib.util
 

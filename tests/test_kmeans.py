@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.cluster import KMeans as SKKMeans
 from sklearn.datasets import load_digits, load_iris
 
@@ -190,3 +192,30 @@ def test_max_iter_respected():
     X = _data(type("B", (), {"dtype": "float64"}), n=2000)
     km = KMeans(20, init="random", n_init=1, max_iter=2, tol=0, random_state=0).fit(X)
     assert km.n_iter_ <= 2
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(8, 80), d=st.integers(1, 4), k=st.integers(1, 6), seed=st.integers(0, 10**6))
+def test_inertia_never_rises_across_lloyd_iterations(n, d, k, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=d)
+    init = X[rng.choice(n, size=k, replace=False)]
+    inertias = [KMeans(k, init=init, n_init=1, max_iter=m, tol=0).fit(X).inertia_
+                for m in range(1, 7)]
+    for a, b in zip(inertias, inertias[1:]):
+        assert b <= a * (1 + 1e-12) + 1e-12
+    km = KMeans(k, init=init, n_init=1, tol=0).fit(X)
+    dist = ((X[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(dist[np.arange(n), km.labels_], dist.min(1), rtol=1e-9, atol=1e-9)
+
+
+def test_memory_is_bounded_by_chunks():
+    """2,000,000 x 2 float32 with k=512: n x k would be 4 GB; growth stays far below."""
+    import tracemalloc
+
+    X = np.random.default_rng(0).random((2_000_000, 2), dtype=np.float32)
+    tracemalloc.start()
+    KMeans(512, init="random", n_init=1, max_iter=2, random_state=0).fit(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 400 * 2**20, f"peak {peak / 2**20:.0f} MiB"

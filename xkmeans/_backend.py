@@ -17,6 +17,7 @@ import numpy as np
 from ._config import get_config
 
 __all__ = [
+    "MixedArrayError",
     "acc_dtype",
     "backend_name",
     "check_random_state",
@@ -29,6 +30,14 @@ __all__ = [
     "row_chunks",
     "to_numpy",
 ]
+
+
+class MixedArrayError(TypeError, ValueError):
+    """Inputs come from different array libraries or devices.
+
+    A ``TypeError`` (the wrong kind of object) and a ``ValueError`` (what
+    scikit-learn raises for namespace mismatches), so either ``except`` works.
+    """
 
 
 def is_array(x) -> bool:
@@ -49,7 +58,7 @@ def _library_name(x) -> str:
 def get_namespace(*arrays):
     """The Array API namespace shared by ``arrays`` (``None`` entries skipped).
 
-    Raises ``TypeError`` naming both libraries when they differ: user data is
+    Raises ``MixedArrayError`` naming both libraries when they differ: user data is
     never converted silently from one library to another.
     """
     arrays = [a for a in arrays if a is not None]
@@ -62,12 +71,12 @@ def get_namespace(*arrays):
             f"Mixed array libraries: got arrays from {found}. All inputs must "
             "come from one array library; convert them explicitly first."
         )
-        raise TypeError(msg)
+        raise MixedArrayError(msg)
     return array_api_compat.array_namespace(*arrays)
 
 
 def get_device(*arrays):
-    """The device shared by ``arrays``; ``ValueError`` naming both if they differ."""
+    """The device shared by ``arrays``; ``MixedArrayError`` naming both if they differ."""
     arrays = [a for a in arrays if a is not None]
     devices = []
     for a in arrays:
@@ -79,7 +88,7 @@ def get_device(*arrays):
             f"Arrays are on different devices: {devices[0]!r} and {devices[1]!r}. "
             "Move them to one device first; xkmeans never moves data silently."
         )
-        raise ValueError(msg)
+        raise MixedArrayError(msg)
     return devices[0] if devices else None
 
 

@@ -28,9 +28,12 @@ def _cumsum(v, *, xp, acc):
 
 
 def _first_index(n, weights, rng, *, xp, device, acc):
+    # One uniform either way, so that integer weights pick the same point as
+    # repeated rows would (the unweighted case is the cumsum of ones).
+    u = rng.random(1)
     if weights is None:
-        return xp.asarray([int(rng.integers(n))], device=device)
-    return _weighted_pick(_cumsum(weights, xp=xp, acc=acc), rng.random(1), xp=xp, device=device)
+        return xp.asarray([min(int(u[0] * n), n - 1)], device=device)
+    return _weighted_pick(_cumsum(weights, xp=xp, acc=acc), u, xp=xp, device=device)
 
 
 def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=None):

@@ -16,7 +16,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._backend import acc_dtype, check_random_state, chunk_rows, get_device, itemsize, row_chunks
+from ._backend import (
+    MixedArrayError,
+    acc_dtype,
+    check_random_state,
+    chunk_rows,
+    get_device,
+    get_namespace,
+    itemsize,
+    row_chunks,
+)
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._lloyd import lloyd, same_clustering, weighted_total
 from ._primitives import nearest_centre, sq_distances
@@ -28,10 +37,10 @@ __all__ = ["KMeans"]
 class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin):
     """predict / transform / score shared by KMeans and MiniBatchKMeans."""
 
-    def _check_test_data(self, X):
+    def _check_test_data(self, X, method):
         check_is_fitted(self, "cluster_centers_")
         X, xp, device = check_X(self, X, reset=False)
-        _check_same_backend(X, self.cluster_centers_)
+        _check_same_backend(X, self.cluster_centers_, f"{type(self).__name__}.{method}")
         return X, xp, device
 
     def predict(self, X):
@@ -47,7 +56,7 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         labels : integer array of shape (n_samples,)
             In X's namespace and on its device.
         """
-        X, xp, _ = self._check_test_data(X)
+        X, xp, _ = self._check_test_data(X, "predict")
         labels, _ = nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
         return labels
 
@@ -64,7 +73,7 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
             In X's namespace, device and dtype. This is the one full
             ``n_samples x n_clusters`` array xkmeans builds: it is the output.
         """
-        X, xp, _ = self._check_test_data(X)
+        X, xp, _ = self._check_test_data(X, "transform")
         return self._transform(X, xp)
 
     def _transform(self, X, xp):
@@ -87,7 +96,7 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         score : float
             ``-sum(w * squared distance to the nearest centre)``.
         """
-        X, xp, device = self._check_test_data(X)
+        X, xp, device = self._check_test_data(X, "score")
         w = check_sample_weight(sample_weight, X, xp=xp, device=device)
         _, dist2 = nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
         return -float(weighted_total(dist2, w, xp=xp, acc=acc_dtype(xp, device)))
@@ -102,15 +111,16 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         return tags
 
 
-def _check_same_backend(X, centres):
-    from ._backend import get_namespace
-
+def _check_same_backend(X, centres, where):
     try:
         get_namespace(X, centres)
         get_device(X, centres)
-    except (TypeError, ValueError) as e:
-        msg = f"X does not match the fitted model: {e} The model's centres live there."
-        raise type(e)(msg) from e
+    except MixedArrayError as e:
+        msg = (
+            f"Inputs to {where}() must use the same namespace and device as the fitted "
+            f"model's centres. {e}"
+        )
+        raise MixedArrayError(msg) from e
 
 
 class KMeans(_CentresMixin, BaseEstimator):

@@ -1,0 +1,118 @@
+"""Fast paths give the portable answer: identical labels, sums within tolerance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xkmeans import config_context
+from xkmeans._primitives import _portable, grouped_sum, nearest_centre
+
+SHAPES = [  # (n, d, k)
+    (1, 1, 1), (50, 1, 7), (200, 3, 1), (64, 3, 64), (500, 3, 16), (300, 17, 40), (1000, 2, 3),
+]
+
+
+def _case(n, d, k, seed, duplicates=False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if duplicates and n > 4:
+        X[n // 2:] = X[: n - n // 2]
+    C = X[rng.choice(n, size=k, replace=False)] if k <= n else rng.normal(size=(k, d))
+    return X, C
+
+
+@pytest.mark.parametrize("n,d,k", SHAPES)
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_nearest_centre_fast_equals_portable(backend, n, d, k, duplicates):
+    X, C = _case(n, d, k, seed=n + d + k, duplicates=duplicates)
+    Xb, Cb = backend.asarray(X), backend.asarray(C)
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(Xb)
+    lab_fast, d_fast = nearest_centre(Xb, Cb, xp=xp)
+    with config_context(fast_paths=False):
+        lab_ref, d_ref = nearest_centre(Xb, Cb, xp=xp)
+    backend.check_array(lab_fast, shape=(n,))
+    backend.check_array(d_fast, dtype=backend.dtype, shape=(n,))
+    np.testing.assert_array_equal(backend.to_numpy(lab_fast), backend.to_numpy(lab_ref))
+    np.testing.assert_allclose(backend.to_numpy(d_fast), backend.to_numpy(d_ref),
+                               rtol=backend.rtol, atol=backend.rtol)
+    # And both are right: the argmin of exact distances (ties aside).
+    exact = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(backend.to_numpy(d_fast), exact.min(1), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("n,d,k", SHAPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_grouped_sum_fast_equals_portable(backend, n, d, k, weighted):
+    rng = np.random.default_rng(n * k + d)
+    X = rng.normal(size=(n, d))
+    labels = rng.integers(0, max(1, k // 2), size=n)  # leaves empty groups
+    w = rng.uniform(0.1, 2.0, size=n) if weighted else None
+    import array_api_compat
+
+    Xb = backend.asarray(X)
+    lb = backend.asarray(labels, dtype="int64")
+    wb = None if w is None else backend.asarray(w)
+    xp = array_api_compat.array_namespace(Xb)
+    s_fast, c_fast = grouped_sum(Xb, lb, wb, k, xp=xp)
+    with config_context(fast_paths=False):
+        s_ref, c_ref = grouped_sum(Xb, lb, wb, k, xp=xp)
+    backend.check_array(s_fast, shape=(k, d))
+    backend.check_array(c_fast, shape=(k,))
+    np.testing.assert_allclose(backend.to_numpy(s_fast), backend.to_numpy(s_ref),
+                               rtol=backend.rtol, atol=backend.rtol)
+    np.testing.assert_allclose(backend.to_numpy(c_fast), backend.to_numpy(c_ref),
+                               rtol=backend.rtol, atol=backend.rtol)
+    ww = np.ones(n) if w is None else w
+    Xw = X.astype(backend.dtype).astype(np.float64) * ww[:, None]
+    expect = np.zeros((k, d))
+    np.add.at(expect, labels, Xw)
+    np.testing.assert_allclose(backend.to_numpy(s_fast), expect, rtol=1e-4, atol=1e-4)
+
+
+def test_chunked_equals_unchunked():
+    X, C = _case(3000, 4, 50, seed=5)
+    import array_api_compat
+
+    xp = array_api_compat.array_namespace(X)
+    ref = _portable.nearest_centre(X, C, xp=xp)
+    with config_context(working_memory=0.01):  # forces ~12-row chunks
+        with pytest.warns(RuntimeWarning, match="working_memory"):
+            for fast in (True, False):
+                with config_context(fast_paths=fast):
+                    lab, dist = nearest_centre(X, C, xp=xp)
+                    np.testing.assert_array_equal(lab, ref[0])
+                    np.testing.assert_allclose(dist, ref[1], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 60), d=st.integers(1, 5), k=st.integers(1, 8), seed=st.integers(0, 10**6),
+)
+def test_labels_are_argmin_of_distances(n, d, k, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    C = rng.normal(size=(k, d))
+    import array_api_compat
+
+    lab, dist = nearest_centre(X, C, xp=array_api_compat.array_namespace(X))
+    exact = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    chosen = exact[np.arange(n), lab]
+    np.testing.assert_allclose(chosen, exact.min(1), rtol=1e-9, atol=1e-9)
+
+
+def test_import_does_not_import_cupy_or_torch():
+    code = (
+        "import sys, numpy as np, xkmeans; "
+        "xkmeans.KMeans(2, random_state=0).fit(np.random.rand(20, 2)); "
+        "print(sorted(m for m in ('cupy', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
