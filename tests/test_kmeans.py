@@ -219,3 +219,22 @@ def test_memory_is_bounded_by_chunks():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 400 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("far_init", [False, True])
+def test_fused_fast_path_equals_portable_loop(dtype, far_init):
+    from xkmeans import config_context
+
+    X = blobs(n=600, d=3, centres=6, seed=2, spread=1.5, scale=4.0)[0].astype(dtype)
+    init = X[:6].copy()
+    if far_init:  # two clusters start empty and must be relocated
+        init[4:] = [[1e3] * 3, [-1e3] * 3]
+    w = np.random.default_rng(0).uniform(0.5, 2, size=len(X)).astype(dtype)
+    fast = KMeans(6, init=init, n_init=1).fit(X, sample_weight=w)
+    with config_context(fast_paths=False):
+        ref = KMeans(6, init=init, n_init=1).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(fast.labels_, ref.labels_)
+    rtol = 1e-9 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(fast.cluster_centers_, ref.cluster_centers_, rtol=rtol, atol=rtol)
+    assert fast.n_iter_ == ref.n_iter_

@@ -3,13 +3,15 @@
 The estimator (``_kmeans.py``) owns validation, randomness and restarts;
 this module owns the iterations. Each iteration reads back one small array
 of statistics: the number of changed labels, the centre shift and the
-number of empty clusters.
+number of empty clusters (a second readback follows only when a cluster
+is empty). Backends with a fused E+M step (NumPy) run it instead of the two
+primitives.
 """
 
 from __future__ import annotations
 
 from ._backend import acc_dtype, get_device, to_numpy
-from ._primitives import grouped_sum, nearest_centre
+from ._primitives import fused_lloyd_step, grouped_sum, nearest_centre
 
 
 def weighted_total(v, weights, *, xp, acc):
@@ -59,31 +61,41 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
     device = get_device(X)
     acc = acc_dtype(xp, device)
     k = centres.shape[0]
+    fused = fused_lloyd_step(xp)
+    if fused is not None and weights is None:
+        weights_or_ones = xp.ones((X.shape[0],), dtype=X.dtype, device=device)
+    else:
+        weights_or_ones = weights
     labels_old = None
     strict = False
     n_iter = 0
     for i in range(max_iter):
         n_iter = i + 1
-        labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
-        sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
-        new = _means(sums, counts, X.dtype, xp=xp)
+        if fused is not None:
+            # Relocates empty clusters itself.
+            labels, new, counts = fused(X, weights_or_ones, centres, xp=xp)
+            dist2 = None
+        else:
+            labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
+            sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
+            new = _means(sums, counts, X.dtype, xp=xp)
         shift = xp.sum(xp.astype(new - centres, acc) ** 2)
         changed = (
             xp.asarray(float(X.shape[0]), dtype=acc, device=device)
             if labels_old is None
-            else xp.sum(xp.astype(labels != labels_old, acc))
+            else xp.asarray(xp.count_nonzero(labels != labels_old), dtype=acc, device=device)
         )
         n_empty = xp.sum(xp.astype(counts == 0, acc))
-        stats = xp.stack([changed, shift, n_empty])
-        if verbose:
-            stats = xp.concat([stats, xp.reshape(weighted_total(dist2, weights, xp=xp, acc=acc), (1,))])
-        stats = to_numpy(stats)
-        if stats[2] > 0:
+        stats = to_numpy(xp.stack([changed, shift, n_empty]))
+        if stats[2] > 0 and fused is None:
             sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
             stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
         if verbose:
-            print(f"Iteration {i}, inertia {stats[3]}.")
+            if dist2 is None:
+                _, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
+            inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
+            print(f"Iteration {i}, inertia {inertia}.")
         centres = new
         if stats[0] == 0:
             if verbose:
@@ -98,7 +110,8 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
                 )
             break
         labels_old = labels
-    if not strict:
+    if not strict or dist2 is None:
+        # Labels must match the returned centres; the fused step gives no distances.
         labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
     inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
     return labels, inertia, centres, n_iter

@@ -16,11 +16,14 @@ from .._backend import backend_name
 from .._config import get_config
 from . import _portable
 
-__all__ = ["grouped_sum", "nearest_centre", "sq_distances"]
+__all__ = ["fused_lloyd_step", "grouped_sum", "nearest_centre", "sq_distances"]
 
 _FAST_PATHS = {
     "nearest_centre": {"numpy": "_numpy"},
     "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
+    # Fused E+M step: fast path only; the loop composes the two primitives
+    # above where a backend has none.
+    "lloyd_step": {"numpy": "_numpy"},
 }
 
 
@@ -28,13 +31,13 @@ _FAST_PATHS = {
 def _resolve(name: str, backend: str):
     module = _FAST_PATHS[name].get(backend)
     if module is None:
-        return getattr(_portable, name)
+        return getattr(_portable, name, None)
     return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 def _impl(name: str, xp):
     if not get_config()["fast_paths"]:
-        return getattr(_portable, name)
+        return getattr(_portable, name, None)
     return _resolve(name, backend_name(xp))
 
 
@@ -46,6 +49,15 @@ def nearest_centre(X, C, *, xp, x_sq=None):
 def grouped_sum(X, labels, weights, n_groups, *, xp):
     """Per-label weighted row sums and weight totals; see ``_portable``."""
     return _impl("grouped_sum", xp)(X, labels, weights, n_groups, xp=xp)
+
+
+def fused_lloyd_step(xp):
+    """The backend's fused Lloyd iteration, or None where the loop composes one.
+
+    A fused step ``(X, weights, centres, *, xp) -> (labels, new_centres,
+    weight_per_cluster)`` also relocates empty clusters, as the loop does.
+    """
+    return _impl("lloyd_step", xp)
 
 
 sq_distances = _portable.sq_distances

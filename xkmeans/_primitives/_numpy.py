@@ -56,3 +56,34 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     onehot = sp.csr_matrix((data, (labels, np.arange(n))), shape=(n_groups, n))
     sums = onehot @ X.astype(np.float64, copy=False)
     return np.asarray(sums), counts
+
+
+def lloyd_step(X, weights, centres, *, xp):
+    """One fused Lloyd iteration: E-step, M-step, empty-cluster relocation.
+
+    Runs scikit-learn's compiled, OpenMP-parallel iteration
+    (``lloyd_iter_chunked_dense``), which touches X once per iteration; NumPy
+    alone cannot fuse the steps and re-reads an n x k tile several times.
+    Its semantics are the loop's: labels against ``centres``, weighted means,
+    empty clusters moved to the farthest points. Sums accumulate in X's dtype.
+
+    Returns ``(labels, new_centres, weight_per_cluster)``.
+    """
+    from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
+
+    n, k = X.shape[0], centres.shape[0]
+    X = np.ascontiguousarray(X)
+    old = np.ascontiguousarray(centres, dtype=X.dtype)
+    w = np.ones(n, dtype=X.dtype) if weights is None else np.ascontiguousarray(weights, X.dtype)
+    new = np.empty_like(old)
+    counts = np.empty(k, dtype=X.dtype)
+    labels = np.empty(n, dtype=np.int32)
+    shift = np.empty(k, dtype=X.dtype)
+    lloyd_iter_chunked_dense(X, w, old, new, counts, labels, shift, _n_threads())
+    return labels, new, counts
+
+
+def _n_threads() -> int:
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    return _openmp_effective_n_threads()
