@@ -55,7 +55,7 @@ def test_bad_n_clusters(n_clusters):
     ({"n_init": "many"}, "n_init"),
     ({"max_iter": 0}, "max_iter"),
     ({"tol": -1.0}, "tol"),
-    ({"algorithm": "elkan"}, "algorithm"),
+    ({"algorithm": "full"}, "algorithm"),
     ({"random_state": "seed"}, "random_state"),
 ])
 def test_bad_parameters(params, name):

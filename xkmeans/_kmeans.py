@@ -161,8 +161,12 @@ class KMeans(_CentresMixin, BaseEstimator):
     copy_x : bool, default=True
         Accepted for scikit-learn compatibility. xkmeans never modifies X:
         it always works on a mean-centred copy.
-    algorithm : {'lloyd'}, default='lloyd'
-        The EM algorithm. 'elkan' is not implemented.
+    algorithm : {'lloyd', 'elkan'}, default='lloyd'
+        The EM algorithm. Accepted for scikit-learn compatibility, 'elkan'
+        runs the same Lloyd iterations: Elkan's triangle-inequality bounds
+        only skip distance computations and give the same result, and they
+        hold an ``n_samples x n_clusters`` bound matrix, which xkmeans never
+        allocates.
 
     Attributes
     ----------
@@ -219,7 +223,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         "verbose": ["verbose"],
         "random_state": ["random_state", np.random.Generator],
         "copy_x": ["boolean"],
-        "algorithm": [StrOptions({"lloyd"})],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],
     }
 
     def __init__(
