@@ -26,6 +26,7 @@ __all__ = [
     "get_device",
     "get_namespace",
     "is_array",
+    "is_cpu",
     "itemsize",
     "row_chunks",
     "to_numpy",
@@ -189,15 +190,34 @@ def _plan_rows(n_rows: int, bytes_per_row: int, budget_bytes: int) -> int:
     return min(n_rows, rows)
 
 
-def chunk_rows(n_rows: int, bytes_per_row: int, *, cap: int | None = None) -> int:
+# On a CPU, a chunk whose scratch arrays stay in cache is faster than a big
+# one (a 2M x 3 @ 3 x 4 product takes 10x longer whole than in such tiles);
+# a GPU wants chunks as big as the budget allows.
+_CPU_TILE_BYTES = 4 << 20
+_CPU_MIN_ROWS = 256
+
+
+def is_cpu(xp, device) -> bool:
+    """True where arrays live in host memory (NumPy, PyTorch CPU, array-api-strict)."""
+    name = backend_name(xp)
+    if name in ("numpy", "array_api_strict"):
+        return True
+    if name == "torch":
+        return getattr(device, "type", str(device)) == "cpu"
+    return False
+
+
+def chunk_rows(n_rows: int, bytes_per_row: int, *, cap=None, xp=None, device=None) -> int:
     """Rows per chunk so that the scratch arrays fit the working-memory budget.
 
     ``bytes_per_row`` is the scratch space one row needs (e.g. ``k`` distances
-    and their temporaries); ``cap`` optionally bounds the chunk further (a
-    cache-sized tile for a CPU fast path).
+    and their temporaries). Given ``xp`` and ``device``, a CPU backend gets
+    cache-sized tiles. ``cap`` optionally bounds the chunk further.
     """
     budget = int(get_config()["working_memory"] * 2**20)
     rows = _plan_rows(int(n_rows), int(bytes_per_row), budget)
+    if xp is not None and is_cpu(xp, device):
+        rows = min(rows, max(_CPU_MIN_ROWS, _CPU_TILE_BYTES // max(1, int(bytes_per_row))))
     if cap is not None:
         rows = min(rows, max(1, cap))
     return max(1, rows)

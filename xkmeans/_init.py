@@ -65,7 +65,7 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
     first = _first_index(n, weights, rng, xp=xp, device=device, acc=acc)
     chosen = [first]
     closest = _dist_to(X, x_sq, xp.take(X, first, axis=0), xp=xp)[:, 0]
-    rows = chunk_rows(n, 3 * n_local_trials * itemsize(xp, X.dtype))
+    rows = chunk_rows(n, 3 * n_local_trials * itemsize(xp, X.dtype), xp=xp, device=device)
     for _ in range(1, n_clusters):
         weighted = closest if w is None else xp.astype(closest, acc) * w
         cand = _weighted_pick(
@@ -91,7 +91,7 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
 def _dist_to(X, x_sq, C, *, xp):
     """Squared distances (n, m) from every row to a few centres, chunked."""
     n = X.shape[0]
-    rows = chunk_rows(n, 3 * C.shape[0] * itemsize(xp, X.dtype))
+    rows = chunk_rows(n, 3 * C.shape[0] * itemsize(xp, X.dtype), xp=xp, device=get_device(X))
     parts = [sq_distances(X[a:b, ...], C, xp=xp, x_sq=x_sq[a:b]) for a, b in row_chunks(n, rows)]
     return parts[0] if len(parts) == 1 else xp.concat(parts)
 

@@ -78,7 +78,9 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
 
     def _transform(self, X, xp):
         C = xp.astype(self.cluster_centers_, X.dtype)
-        rows = chunk_rows(X.shape[0], 3 * C.shape[0] * itemsize(xp, X.dtype))
+        rows = chunk_rows(
+            X.shape[0], 3 * C.shape[0] * itemsize(xp, X.dtype), xp=xp, device=get_device(X)
+        )
         parts = [xp.sqrt(sq_distances(X[a:b, ...], C, xp=xp)) for a, b in row_chunks(X.shape[0], rows)]
         return parts[0] if len(parts) == 1 else xp.concat(parts)
 

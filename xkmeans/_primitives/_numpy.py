@@ -6,17 +6,13 @@ import numpy as np
 
 from .._backend import chunk_rows, row_chunks
 
-# A tile of (rows x k) float distances about this size stays in the L2 cache.
-_TILE_BYTES = 1 << 20
-
-
 def nearest_centre(X, C, *, xp, x_sq=None):
     n, k = X.shape[0], C.shape[0]
     c_sq = np.einsum("ij,ij->i", C, C)
     if x_sq is None:
         x_sq = np.einsum("ij,ij->i", X, X)
     item = X.dtype.itemsize
-    rows = chunk_rows(n, 4 * k * item, cap=max(256, _TILE_BYTES // (k * item)))
+    rows = chunk_rows(n, 4 * k * item, xp=xp, device="cpu")
     labels = np.empty(n, dtype=np.int64)
     dist2 = np.empty(n, dtype=X.dtype)
     buf = np.empty((rows, k), dtype=X.dtype)

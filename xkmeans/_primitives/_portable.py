@@ -40,7 +40,7 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     """
     n, k = X.shape[0], C.shape[0]
     c_sq = xp.sum(C * C, axis=1)
-    rows = chunk_rows(n, 4 * k * itemsize(xp, X.dtype))
+    rows = chunk_rows(n, 4 * k * itemsize(xp, X.dtype), xp=xp, device=get_device(X))
     labels, dist2 = [], []
     for a, b in row_chunks(n, rows):
         xc = X[a:b, ...]
@@ -76,7 +76,7 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     sums = xp.zeros((n_groups, d), dtype=acc, device=device)
     counts = xp.zeros((n_groups,), dtype=acc, device=device)
     groups = xp.arange(n_groups, device=device)
-    rows = chunk_rows(n, 3 * n_groups * itemsize(xp, acc))
+    rows = chunk_rows(n, 3 * n_groups * itemsize(xp, acc), xp=xp, device=device)
     for a, b in row_chunks(n, rows):
         onehot = xp.astype(labels[a:b, None] == groups[None, :], acc)
         if weights is not None:
