@@ -193,7 +193,7 @@ def _cupy_device():
         return None, "CuPy is not installed (pip install 'xkmeans[cuda12]' or 'xkmeans[cuda13]')"
     try:
         count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:  # CUDA driver missing or broken
+    except Exception as e:  # noqa: BLE001 (any CUDA driver or runtime failure)
         return None, f"CuPy finds no CUDA device ({type(e).__name__}: {e})"
     if count < 1:
         return None, "CuPy finds no CUDA device"

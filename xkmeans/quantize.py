@@ -317,7 +317,10 @@ def psnr(image, reference, *, data_range=None):
     xp = get_namespace(image, reference)
     device = get_device(image, reference)
     if tuple(image.shape) != tuple(reference.shape):
-        msg = f"image and reference should have the same shape; got {image.shape} and {reference.shape}."
+        msg = (
+            "image and reference should have the same shape; got "
+            f"{tuple(image.shape)} and {tuple(reference.shape)}."
+        )
         raise ValueError(msg)
     if data_range is None:
         data_range = 255.0 if image.dtype == xp.uint8 else 1.0
