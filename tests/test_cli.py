@@ -98,6 +98,21 @@ def test_rgba_input_keeps_alpha(tmp_path, capsys):
         np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), np.dstack([rgb, alpha]))
 
 
+def test_rgba_with_many_alpha_values_falls_back_to_rgba_and_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    colours = np.array([[255, 0, 0], [0, 0, 255], [0, 255, 0]], dtype=np.uint8)
+    rgba = np.dstack([colours[rng.integers(3, size=(30, 40))],
+                      rng.integers(0, 256, size=(30, 40), dtype=np.uint8)])
+    src = tmp_path / "a.png"
+    Image.fromarray(rgba, mode="RGBA").save(src)
+    code, _, err = _main(["quantize", src, "-k", "3", "-o", tmp_path / "b.png"], capsys)
+    assert code == 0
+    assert "RGBA PNG" in err
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(im), rgba)
+
+
 def test_help_explains_memory_and_devices():
     r = run("quantize", "--help")
     assert r.returncode == 0
