@@ -13,6 +13,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Colour-quantize scikit-learn's china.jpg to 16 colours (GPU when CuPy and a GPU are present).
+DEMO_OUT := demo-output
+
+demo: venv $(VENV)/.demo-installed
+	mkdir -p $(DEMO_OUT)
+	$(BIN)/xkmeans quantize -k 16 --device auto -o $(DEMO_OUT)/china-16.png \
+		--compare $(DEMO_OUT)/china-16-compare.png --scatter $(DEMO_OUT)/china-16-scatter.png
+	@echo "outputs in $(DEMO_OUT)/"
+
+# Pillow, tqdm (image) and matplotlib (plot); already there with the test extras.
+$(VENV)/.demo-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[image,plot]'
+	touch $@
+
 test: venv
 	$(BIN)/python -m pytest -q
 
@@ -21,4 +35,4 @@ lint: venv
 	$(BIN)/ruff check xkmeans tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(DEMO_OUT)

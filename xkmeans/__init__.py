@@ -6,6 +6,15 @@ results come back in the input's library, on its device.
 
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
+from .quantize import dequantize, psnr, quantize
 
-__all__ = ["KMeans", "config_context", "get_config", "set_config"]
+__all__ = [
+    "KMeans",
+    "config_context",
+    "dequantize",
+    "get_config",
+    "psnr",
+    "quantize",
+    "set_config",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,253 @@
+"""The ``xkmeans quantize`` command: end to end in a subprocess, and every error case."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xkmeans import cli
+
+PIL = pytest.importorskip("PIL.Image")
+Image = PIL
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "xkmeans", *args], check=False,
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A small natural image (a crop of china.jpg) saved as JPEG."""
+    from sklearn.datasets import load_sample_image
+
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(load_sample_image("china.jpg")[100:260, 200:440]).save(path, quality=90)
+    return path
+
+
+def _main(args, capsys):
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_end_to_end_subprocess(photo, tmp_path):
+    out = tmp_path / "small.png"
+    cmp_fig = tmp_path / "cmp.png"
+    r = run("quantize", photo, "-k", "8", "-o", out, "--device", "cpu", "--seed", "1",
+            "--compare", cmp_fig)
+    assert r.returncode == 0, r.stderr
+    for word in ("palette", "PSNR", "dB", "device", "cpu", "time", "kB"):
+        assert word in r.stdout
+    with Image.open(out) as im:
+        assert im.mode == "P"
+        assert len(im.getcolors()) <= 8
+        decoded = np.asarray(im.convert("RGB"))
+    with Image.open(cmp_fig) as fig:
+        assert fig.size[0] > 0
+    # The PNG decodes to exactly the image the library returns.
+    from xkmeans import dequantize, quantize
+
+    with Image.open(photo) as im:
+        pixels = np.asarray(im.convert("RGB"))
+    palette, indices = quantize(pixels, 8, random_state=1)
+    np.testing.assert_array_equal(decoded, dequantize(palette, indices))
+    psnr_printed = float(r.stdout.split("PSNR")[1].split()[0])
+    from xkmeans import psnr
+
+    assert psnr_printed == pytest.approx(psnr(decoded, pixels), abs=0.01)
+    assert os.path.getsize(out) < os.path.getsize(photo) * 3  # a JPEG crop: small already
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp.png", "photo.jpg", "small.png"]
+
+
+def test_default_input_is_china_and_default_output_in_cwd(tmp_path, capsys):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code = cli.main(["quantize", "-k", "4", "--device", "auto", "--scatter", "sc.png"])
+    finally:
+        os.chdir(cwd)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "china.jpg" in out and "cpu" in out  # no GPU here: auto says it used the CPU
+    with Image.open(tmp_path / "china-k4.png") as im:
+        assert im.mode == "P" and im.size == (640, 427) and len(im.getcolors()) <= 4
+        assert os.path.getsize(tmp_path / "china-k4.png") < 196_000  # smaller than the JPEG
+    assert (tmp_path / "sc.png").exists()
+
+
+def test_rgba_input_keeps_alpha(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    colours = np.array([[255, 0, 0], [0, 0, 255], [0, 255, 0]], dtype=np.uint8)
+    rgb = colours[rng.integers(3, size=(30, 40))]
+    alpha = np.where(rng.random((30, 40)) < 0.5, 0, 255).astype(np.uint8)
+    src = tmp_path / "a.png"
+    Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA").save(src)
+    code, _, err = _main(["quantize", src, "-k", "3", "-o", tmp_path / "b.png", "-q"], capsys)
+    assert code == 0, err
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.mode == "P"
+        np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), np.dstack([rgb, alpha]))
+
+
+def test_rgba_with_many_alpha_values_falls_back_to_rgba_and_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    colours = np.array([[255, 0, 0], [0, 0, 255], [0, 255, 0]], dtype=np.uint8)
+    rgba = np.dstack([colours[rng.integers(3, size=(30, 40))],
+                      rng.integers(0, 256, size=(30, 40), dtype=np.uint8)])
+    src = tmp_path / "a.png"
+    Image.fromarray(rgba, mode="RGBA").save(src)
+    code, _, err = _main(["quantize", src, "-k", "3", "-o", tmp_path / "b.png"], capsys)
+    assert code == 0
+    assert "RGBA PNG" in err
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(im), rgba)
+
+
+def test_help_explains_memory_and_devices():
+    r = run("quantize", "--help")
+    assert r.returncode == 0
+    for word in ("Memory", "4096 x 4096", "--device", "auto", "CuPy", "--compare", "--scatter",
+                 "Exit status", "alpha"):
+        assert word in r.stdout
+
+
+# --- errors: message on stderr, exit status, no output left behind ---------------------------
+
+def _assert_failed(code, err, expected_code, match, folder, before):
+    assert code == expected_code
+    assert match in err
+    assert "Traceback" not in err
+    assert sorted(os.listdir(folder)) == before
+
+
+@pytest.mark.parametrize("k", ["0", "257", "-3"])
+def test_k_out_of_range_is_a_usage_error(photo, tmp_path, k):
+    before = sorted(os.listdir(tmp_path))
+    r = run("quantize", photo, "-k", k, "-o", tmp_path / "o.png")
+    _assert_failed(r.returncode, r.stderr, 2, "1..256", tmp_path, before)
+
+
+def test_missing_input(tmp_path, capsys):
+    code, _, err = _main(["quantize", tmp_path / "nope.jpg", "-o", tmp_path / "o.png"], capsys)
+    _assert_failed(code, err, 2, "does not exist", tmp_path, [])
+
+
+def test_non_image_input(tmp_path, capsys):
+    src = tmp_path / "notes.txt"
+    src.write_text("not an image\n")
+    code, _, err = _main(["quantize", src, "-o", tmp_path / "o.png"], capsys)
+    _assert_failed(code, err, 1, "not an image", tmp_path, ["notes.txt"])
+
+
+def test_truncated_image(photo, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(photo.read_bytes()[:2000])
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = _main(["quantize", bad, "-o", tmp_path / "o.png"], capsys)
+    _assert_failed(code, err, 1, "cannot read input", tmp_path, before)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="file permissions do not apply (not POSIX, or running as root)")
+def test_unreadable_input(photo, tmp_path, capsys):
+    os.chmod(photo, 0)
+    try:
+        code, _, err = _main(["quantize", photo, "-o", tmp_path / "o.png"], capsys)
+    finally:
+        os.chmod(photo, 0o644)
+    _assert_failed(code, err, 1, "cannot read input", tmp_path, ["photo.jpg"])
+
+
+def test_input_is_a_folder(tmp_path, capsys):
+    code, _, err = _main(["quantize", tmp_path, "-o", tmp_path / "o.png"], capsys)
+    _assert_failed(code, err, 2, "is a folder", tmp_path, [])
+
+
+def test_output_folder_missing(photo, tmp_path, capsys):
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = _main(["quantize", photo, "-o", tmp_path / "no" / "o.png"], capsys)
+    _assert_failed(code, err, 2, "does not exist", tmp_path, before)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="file permissions do not apply (not POSIX, or running as root)")
+def test_output_folder_read_only(photo, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o555)
+    try:
+        code, _, err = _main(["quantize", photo, "-o", ro / "o.png"], capsys)
+    finally:
+        os.chmod(ro, 0o755)
+    _assert_failed(code, err, 1, "not writable", ro, [])
+
+
+def test_write_failure_leaves_nothing_behind(photo, tmp_path, capsys, monkeypatch):
+    # Whatever the permissions (root ignores them), a save that fails half way
+    # must leave neither the output nor its temporary file.
+    def failing_save(self, fp, *args, **kwargs):
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = _main(["quantize", photo, "-o", tmp_path / "o.png", "-q"], capsys)
+    _assert_failed(code, err, 1, "No space left on device", tmp_path, before)
+
+
+def test_output_path_is_a_folder(photo, tmp_path, capsys):
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = _main(["quantize", photo, "-o", tmp_path], capsys)
+    _assert_failed(code, err, 2, "is a folder", tmp_path, before)
+
+
+def test_output_would_overwrite_input(tmp_path, capsys):
+    src = tmp_path / "pic.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    data = src.read_bytes()
+    code, _, err = _main(["quantize", src, "-k", "2", "-o", src], capsys)
+    _assert_failed(code, err, 2, "overwrite the input", tmp_path, ["pic.png"])
+    assert src.read_bytes() == data
+    # Also through another spelling of the same path.
+    code, _, err = _main(["quantize", src, "-k", "2", "-o",
+                          os.path.join(tmp_path, ".", "pic.png")], capsys)
+    assert code == 2 and src.read_bytes() == data
+
+
+def test_figure_would_overwrite_input(photo, tmp_path, capsys):
+    code, _, err = _main(["quantize", photo, "-o", tmp_path / "o.png", "--compare", photo],
+                         capsys)
+    _assert_failed(code, err, 2, "overwrite the input", tmp_path, ["photo.jpg"])
+
+
+def test_more_colours_than_pixels(tmp_path, capsys):
+    src = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(src)
+    code, _, err = _main(["quantize", src, "-k", "16", "-o", tmp_path / "o.png"], capsys)
+    _assert_failed(code, err, 2, "n_colors=16", tmp_path, ["tiny.png"])
+
+
+def test_gpu_without_cupy_is_a_clear_error(photo, tmp_path, capsys):
+    if cli._cupy_device()[0] is not None:
+        pytest.skip("a GPU is present")
+    code, _, err = _main(["quantize", photo, "--device", "gpu", "-o", tmp_path / "o.png"],
+                         capsys)
+    _assert_failed(code, err, 1, "--device gpu", tmp_path, ["photo.jpg"])
+
+
+def test_bad_option_is_a_usage_error(photo):
+    r = run("quantize", photo, "--device", "tpu")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = run("frobnicate")
+    assert r.returncode == 2

@@ -1,0 +1,156 @@
+"""Colour quantization: quality against scikit-learn, exactness, backends, alpha."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans as SKKMeans
+from sklearn.datasets import load_sample_image
+
+from xkmeans import dequantize, psnr, quantize
+from xkmeans._primitives import nearest_centre
+from xkmeans.quantize import DEFAULT_SAMPLE_SIZE
+
+
+def _five_colours(h=48, w=64, seed=0):
+    colours = np.array([[255, 0, 0], [0, 128, 255], [20, 20, 20], [250, 250, 240],
+                        [30, 200, 60]], dtype=np.uint8)
+    lab = np.random.default_rng(seed).integers(5, size=(h, w))
+    return colours[lab], colours
+
+
+@pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
+def test_psnr_within_0_2_db_of_sklearn_full_fit(name):
+    # Reference: scikit-learn's KMeans fitted on EVERY pixel (not the sample),
+    # its centres rounded to uint8 like ours, every pixel assigned to them.
+    img = load_sample_image(name)
+    X = img.reshape(-1, 3).astype(np.float32)
+    ref = SKKMeans(16, random_state=0).fit(X)
+    pal_ref = np.clip(np.rint(ref.cluster_centers_), 0, 255).astype(np.uint8)
+    lab_ref, _ = nearest_centre(X, pal_ref.astype(np.float32), xp=np)
+    ref_db = psnr(pal_ref[lab_ref].reshape(img.shape), img)
+
+    palette, indices = quantize(img, 16, random_state=0)
+    ours = psnr(dequantize(palette, indices), img)
+    assert ours >= ref_db - 0.2, (ours, ref_db)
+
+
+def test_palette_and_indices_types():
+    img = load_sample_image("china.jpg")[:100, :120]
+    palette, indices = quantize(img, 7)
+    assert palette.shape == (7, 3) and palette.dtype == np.uint8
+    assert indices.shape == (100, 120) and indices.dtype == np.uint8
+    assert int(indices.max()) < 7
+    # Every pixel is mapped to its nearest palette colour.
+    d = ((img[:, :, None, :].astype(np.int64) - palette[None, None].astype(np.int64)) ** 2).sum(-1)
+    np.testing.assert_array_equal(d.min(axis=-1), np.take_along_axis(
+        d, indices[:, :, None].astype(np.int64), axis=-1)[:, :, 0])
+
+
+def test_five_colours_reproduced_exactly():
+    img, colours = _five_colours()
+    palette, indices = quantize(img, 5)
+    np.testing.assert_array_equal(dequantize(palette, indices), img)
+    assert {tuple(c) for c in palette} == {tuple(c) for c in colours}
+    assert psnr(dequantize(palette, indices), img) == np.inf
+
+
+def test_deterministic_for_a_seed_and_sample_matters():
+    img = load_sample_image("flower.jpg")[::2, ::2]
+    p1, i1 = quantize(img, 8, random_state=3, sample_size=5000)
+    p2, i2 = quantize(img, 8, random_state=3, sample_size=5000)
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(i1, i2)
+
+
+def test_tiles_give_the_same_result_as_one_block():
+    img = load_sample_image("china.jpg")[::3, ::3]
+    import xkmeans
+
+    p1, i1 = quantize(img, 12, random_state=1)
+    with xkmeans.config_context(working_memory=0.05):  # tiles of a few hundred pixels
+        p2, i2 = quantize(img, 12, random_state=1)
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(i1, i2)
+
+
+def test_more_than_256_colours_gives_wider_indices():
+    img = np.random.default_rng(0).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)
+    palette, indices = quantize(img, 300, sample_size=None)
+    assert palette.shape == (300, 3)
+    assert indices.dtype == np.int32 and int(indices.max()) < 300
+
+
+def test_rgba_alpha_is_kept_not_clustered():
+    rgb, _ = _five_colours()
+    alpha = np.random.default_rng(1).integers(0, 256, size=rgb.shape[:2], dtype=np.uint8)
+    img = np.concatenate([rgb, alpha[:, :, None]], axis=2)
+    palette, indices = quantize(img, 5)
+    assert palette.shape == (5, 3)
+    np.testing.assert_array_equal(dequantize(palette, indices, alpha=img[..., 3]), img)
+
+
+def test_float_image_in_its_dtype():
+    img, _ = _five_colours()
+    f = img.astype(np.float32) / 255
+    palette, indices = quantize(f, 5)
+    assert palette.dtype == np.float32
+    np.testing.assert_allclose(dequantize(palette, indices), f, atol=1e-6)
+
+
+@pytest.mark.parametrize(("image", "kwargs", "err", "match"), [
+    (np.zeros((4, 4), np.uint8), {}, ValueError, "height, width, 3"),
+    (np.zeros((4, 4, 2), np.uint8), {}, ValueError, "height, width, 3"),
+    (np.zeros((4, 4, 3), np.int16), {}, TypeError, "uint8 or a real floating"),
+    (np.zeros((4, 4, 3), np.uint8), {"n_colors": 0}, ValueError, "n_colors=0"),
+    (np.zeros((4, 4, 3), np.uint8), {"n_colors": 17}, ValueError, "n_colors=17 should be <="),
+    (np.zeros((4, 4, 3), np.uint8), {"method": "elkan"}, ValueError, "method='elkan'"),
+    (np.zeros((4, 4, 3), np.uint8), {"sample_size": 0}, ValueError, "sample_size=0"),
+])
+def test_invalid_input(image, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        quantize(image, **{"n_colors": 2, **kwargs})
+
+
+def test_library_api_follows_the_backend(backend):
+    img, _ = _five_colours(24, 32)
+    expected_p, expected_i = quantize(img, 5, random_state=2)
+
+    # uint8 image on the backend: uint8 palette, same answer as NumPy.
+    palette, indices = quantize(backend.asarray(img), 5, random_state=2)
+    backend.check_array(palette, dtype="uint8", shape=(5, 3))
+    backend.check_array(indices, dtype="uint8", shape=(24, 32))
+    np.testing.assert_array_equal(backend.to_numpy(palette), expected_p)
+    np.testing.assert_array_equal(backend.to_numpy(indices), expected_i)
+    rebuilt = dequantize(palette, indices)
+    backend.check_array(rebuilt, dtype="uint8", shape=img.shape)
+    np.testing.assert_array_equal(backend.to_numpy(rebuilt), img)
+
+    # Float image in the backend's dtype: palette in that dtype.
+    f = backend.asarray(img.astype(np.float64) / 255)
+    palette, indices = quantize(f, 5, random_state=2)
+    backend.check_array(palette, dtype=backend.dtype, shape=(5, 3))
+    backend.check_array(indices, dtype="uint8", shape=(24, 32))
+    np.testing.assert_allclose(backend.to_numpy(dequantize(palette, indices)),
+                               img / 255, atol=backend.rtol)
+    assert psnr(dequantize(palette, indices), f) > 60
+
+
+def test_minibatch_method():
+    try:
+        from xkmeans import MiniBatchKMeans  # noqa: F401
+    except ImportError:
+        pytest.skip("MiniBatchKMeans not merged yet")
+    img = load_sample_image("china.jpg")
+    palette, indices = quantize(img, 16, method="minibatch", random_state=0)
+    assert palette.shape == (16, 3) and indices.dtype == np.uint8
+    p_km, i_km = quantize(img, 16, random_state=0)
+    assert psnr(dequantize(palette, indices), img) >= psnr(dequantize(p_km, i_km), img) - 0.5
+    p2, i2 = quantize(img, 16, method="minibatch", random_state=0)
+    np.testing.assert_array_equal(palette, p2)
+    np.testing.assert_array_equal(indices, i2)
+
+
+def test_default_sample_size_documented():
+    assert DEFAULT_SAMPLE_SIZE == 65536
+    assert "65536" in quantize.__doc__
