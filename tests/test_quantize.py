@@ -95,7 +95,8 @@ def test_float_image_in_its_dtype():
     f = img.astype(np.float32) / 255
     palette, indices = quantize(f, 5)
     assert palette.dtype == np.float32
-    np.testing.assert_allclose(dequantize(palette, indices), f, atol=1e-6)
+    # float32 centres: NumPy's fused Lloyd step sums in float32, as scikit-learn does.
+    np.testing.assert_allclose(dequantize(palette, indices), f, atol=1e-5)
 
 
 @pytest.mark.parametrize(("image", "kwargs", "err", "match"), [
