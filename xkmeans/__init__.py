@@ -6,6 +6,17 @@ results come back in the input's library, on its device.
 
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
+from ._neighbors import CSRGraph, kneighbors, kneighbors_graph
+from ._spectral import SpectralClustering
 
-__all__ = ["KMeans", "config_context", "get_config", "set_config"]
+__all__ = [
+    "CSRGraph",
+    "KMeans",
+    "SpectralClustering",
+    "config_context",
+    "get_config",
+    "kneighbors",
+    "kneighbors_graph",
+    "set_config",
+]
 __version__ = "0.1.0"
