@@ -19,7 +19,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from xkmeans import SpectralClustering
 
-PARAMS = dict(n_clusters=2, affinity="nearest_neighbors", n_neighbors=10, random_state=0)
+PARAMS = {"n_clusters": 2, "affinity": "nearest_neighbors", "n_neighbors": 10, "random_state": 0}
 
 
 def _timed(est, X):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import blobs
 from sklearn.cluster import KMeans as SKKMeans
 from sklearn.datasets import load_digits, load_iris
 
-from conftest import blobs
 from xkmeans import KMeans
 
 

@@ -237,7 +237,8 @@ def spectral_embedding_arrays(A, n_components, *, rng, eigen_solver, eigen_tol, 
     X0 = xp.asarray(rng.standard_normal((n, b)), dtype=acc, device=device)
     if n_null == 0:
         X0 = xp.concat([dd[:, None], X0[:, 1:]], axis=1)
-    tol = float(np.sqrt(np.finfo(np.float64 if acc == xp.float64 else np.float32).eps) * n)
+    # SciPy's default n * sqrt(eps), capped: in float32 it would accept noise.
+    tol = min(float(np.sqrt(float(xp.finfo(acc).eps)) * n), 1e-3)
     if eigen_tol != "auto":
         tol = float(eigen_tol)
     _, vecs, ok = lobpcg(op, X0, Y=Y, tol=tol, maxiter=2000, n_wanted=n_wanted, xp=xp)
@@ -365,7 +366,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
     n_neighbors : int, default=10
         Neighbours per sample for the nearest-neighbour affinities.
     eigen_tol : float or 'auto', default='auto'
-        Residual tolerance of LOBPCG; 'auto' is SciPy's ``n * sqrt(eps)``.
+        Residual tolerance of LOBPCG; 'auto' is SciPy's ``n * sqrt(eps)``, at most 1e-3.
     assign_labels : {'kmeans', 'discretize', 'cluster_qr'}, default='kmeans'
         How labels are read from the embedding.
     degree : float, default=3

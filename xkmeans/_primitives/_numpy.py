@@ -59,7 +59,8 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
 
 
 def k_smallest(D, k, *, xp):
-    from ._portable import k_smallest as portable, repair_ties, sort_candidates
+    from ._portable import k_smallest as portable
+    from ._portable import repair_ties, sort_candidates
 
     if k >= D.shape[1]:
         return portable(D, k, xp=xp)

@@ -34,9 +34,9 @@ def k_smallest(D, k, *, xp):
 
 
 def csr_matmul(indptr, indices, data, V, *, xp):
-    import torch
-
     import warnings
+
+    import torch
 
     n = indptr.shape[0] - 1
     with warnings.catch_warnings():
