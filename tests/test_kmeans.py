@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import blobs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans as SKKMeans
 from sklearn.datasets import load_digits, load_iris
 
-from conftest import blobs
 from xkmeans import KMeans
 
 

@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conftest import blobs
+
 from xkmeans import KMeans
 
 torch = pytest.importorskip("torch")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import blobs
 from sklearn.exceptions import NotFittedError
 
-from conftest import blobs
 from xkmeans import KMeans
 
 

@@ -6,13 +6,19 @@ results come back in the input's library, on its device.
 
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
+from ._neighbors import CSRGraph, kneighbors, kneighbors_graph
+from ._spectral import SpectralClustering
 from .quantize import dequantize, psnr, quantize
 
 __all__ = [
+    "CSRGraph",
     "KMeans",
+    "SpectralClustering",
     "config_context",
     "dequantize",
     "get_config",
+    "kneighbors",
+    "kneighbors_graph",
     "psnr",
     "quantize",
     "set_config",

@@ -16,11 +16,24 @@ from .._backend import backend_name
 from .._config import get_config
 from . import _portable
 
-__all__ = ["fused_lloyd_step", "grouped_sum", "nearest_centre", "sq_distances"]
+__all__ = [
+    "connected_components",
+    "csr_matmul",
+    "fused_lloyd_step",
+    "grouped_sum",
+    "k_smallest",
+    "nearest_centre",
+    "self_kneighbors",
+    "sq_distances",
+]
 
 _FAST_PATHS = {
     "nearest_centre": {"numpy": "_numpy"},
     "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
+    "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
+    "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
+    "self_kneighbors": {"numpy": "_numpy"},
+    "connected_components": {"numpy": "_numpy"},
     # Fused E+M step: fast path only; the loop composes the two primitives
     # above where a backend has none.
     "lloyd_step": {"numpy": "_numpy"},
@@ -58,6 +71,26 @@ def fused_lloyd_step(xp):
     weight_per_cluster)`` also relocates empty clusters, as the loop does.
     """
     return _impl("lloyd_step", xp)
+
+
+def k_smallest(D, k, *, xp):
+    """The k smallest values per row and their columns, ties by lowest column."""
+    return _impl("k_smallest", xp)(D, k, xp=xp)
+
+
+def csr_matmul(indptr, indices, data, V, *, xp):
+    """``A @ V`` for a CSR matrix A given by its arrays; see ``_portable``."""
+    return _impl("csr_matmul", xp)(indptr, indices, data, V, xp=xp)
+
+
+def self_kneighbors(X, k, *, xp):
+    """Each row's k nearest rows (itself first): ``(distances, indices)``."""
+    return _impl("self_kneighbors", xp)(X, k, xp=xp)
+
+
+def connected_components(indptr, indices, *, xp):
+    """``(n_components, labels)`` of a symmetric CSR graph; see ``_portable``."""
+    return _impl("connected_components", xp)(indptr, indices, xp=xp)
 
 
 sq_distances = _portable.sq_distances

@@ -25,3 +25,24 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     sums = cupy.zeros((n_groups, X.shape[1]), dtype=acc)
     cupyx.scatter_add(sums, labels, Xa)
     return sums, counts
+
+
+def k_smallest(D, k, *, xp):
+    import cupy
+
+    from ._portable import k_smallest as portable
+    from ._portable import repair_ties, sort_candidates
+
+    if k >= D.shape[1]:
+        return portable(D, k, xp=xp)
+    cand = cupy.argpartition(D, k - 1, axis=1)[:, :k]
+    vals, idx = sort_candidates(D, cand, xp=xp)
+    return repair_ties(D, vals, idx, xp=xp)
+
+
+def csr_matmul(indptr, indices, data, V, *, xp):
+    import cupyx.scipy.sparse as sp
+
+    n = indptr.shape[0] - 1
+    A = sp.csr_matrix((data.astype(V.dtype), indices, indptr), shape=(n, V.shape[0]))
+    return A @ V

@@ -6,6 +6,7 @@ import numpy as np
 
 from .._backend import chunk_rows, row_chunks
 
+
 def nearest_centre(X, C, *, xp, x_sq=None):
     n, k = X.shape[0], C.shape[0]
     c_sq = np.einsum("ij,ij->i", C, C)
@@ -83,3 +84,103 @@ def _n_threads() -> int:
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
     return _openmp_effective_n_threads()
+
+
+def k_smallest(D, k, *, xp):
+    from ._portable import k_smallest as portable
+    from ._portable import repair_ties, sort_candidates
+
+    if k >= D.shape[1]:
+        return portable(D, k, xp=xp)
+    cand = np.argpartition(D, k - 1, axis=1)[:, :k]
+    vals, idx = sort_candidates(D, cand, xp=xp)
+    return repair_ties(D, vals, idx, xp=xp)
+
+
+def csr_matmul(indptr, indices, data, V, *, xp):
+    import scipy.sparse as sp
+
+    n = indptr.shape[0] - 1
+    A = sp.csr_matrix((data, indices, indptr), shape=(n, V.shape[0]))
+    return np.asarray(A @ V).astype(V.dtype, copy=False)
+
+
+def self_kneighbors(X, k, *, xp):
+    from ._portable import self_kneighbors as portable
+
+    n, d = X.shape
+    if d > 16 or n <= 256:
+        return _brute_kneighbors(X, k, xp=xp)
+    from scipy.spatial import cKDTree
+
+    Xc = X - X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+    kq = min(n, k + 1)
+    dist, ind = cKDTree(Xc).query(Xc, k=kq, workers=-1)
+    dist, ind = np.atleast_2d(dist), np.atleast_2d(ind).astype(np.int64)
+    # Put each row itself first, then order the rest by (distance, index).
+    self_col = ind == np.arange(n)[:, None]
+    missing = ~self_col.any(axis=1)
+    self_col[missing, kq - 1] = True  # duplicates pushed it out: drop the last
+    dist = dist[~self_col].reshape(n, kq - 1)
+    ind = ind[~self_col].reshape(n, kq - 1)
+    order = np.lexsort((ind, dist), axis=1)
+    dist = np.take_along_axis(dist, order, 1)
+    ind = np.take_along_axis(ind, order, 1)
+    # Ties at the boundary (or a dropped candidate) leave the k-th neighbour
+    # ambiguous: recompute those few rows exactly by brute force.
+    m = k - 1
+    if m > 0:
+        if kq - 1 > m:
+            bad = (dist[:, m - 1] == dist[:, m]) | missing
+        else:
+            bad = missing
+        dist, ind = dist[:, :m], ind[:, :m]
+    else:
+        bad = np.zeros(n, dtype=bool)
+    dist = np.concatenate([np.zeros((n, 1), X.dtype), dist.astype(X.dtype)], axis=1)
+    ind = np.concatenate([np.arange(n)[:, None], ind], axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        d2 = ((X[rows, None, :] - X[None, :, :]) ** 2).sum(-1) if rows.size * n < 2**24 else None
+        if d2 is None:
+            return portable(X, k, xp=xp)
+        d2[np.arange(rows.size), rows] = -1.0
+        order = np.lexsort((np.broadcast_to(np.arange(n), d2.shape), d2), axis=1)[:, :k]
+        ind[rows] = order
+        dist[rows] = np.sqrt(np.clip(np.take_along_axis(d2, order, 1), 0, None))
+    return dist, ind
+
+
+def _brute_kneighbors(X, k, *, xp):
+    # The portable computation, in place and in cache-sized tiles.
+    n = X.shape[0]
+    X = X - X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    item = X.dtype.itemsize
+    rows = chunk_rows(n, 4 * n * item, xp=xp, device="cpu")
+    buf = np.empty((rows, n), dtype=X.dtype)
+    XT = np.ascontiguousarray(X.T)
+    dist = np.empty((n, k), dtype=X.dtype)
+    ind = np.empty((n, k), dtype=np.int64)
+    for a, b in row_chunks(n, rows):
+        d = buf[: b - a]
+        np.matmul(X[a:b], XT, out=d)
+        d *= -2
+        d += x_sq[a:b, None]
+        d += x_sq
+        np.maximum(d, 0, out=d)
+        d[np.arange(b - a), np.arange(a, b)] = -1.0
+        v, i = k_smallest(d, k, xp=xp)
+        dist[a:b] = np.sqrt(np.maximum(v, 0))
+        ind[a:b] = i
+    return dist, ind
+
+
+def connected_components(indptr, indices, *, xp):
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components as cc
+
+    n = indptr.shape[0] - 1
+    A = sp.csr_matrix((np.ones(indices.shape[0], np.int8), indices, indptr), shape=(n, n))
+    n_comp, labels = cc(A, directed=False)
+    return int(n_comp), labels.astype(np.int64)

@@ -84,3 +84,177 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
         sums = sums + onehot.T @ xp.astype(X[a:b, ...], acc)
         counts = counts + xp.sum(onehot, axis=0)
     return sums, counts
+
+
+def sort_candidates(D, cand, *, xp):
+    """Order candidate columns of each row by (value, column index).
+
+    ``cand`` holds, per row, the columns of the selected values in any
+    order; the result puts the smallest value first and, among equal
+    values, the lowest column first.
+    """
+    cand = xp.sort(cand, axis=1)
+    vals = xp.take_along_axis(D, cand, axis=1)
+    order = xp.argsort(vals, axis=1, stable=True)
+    return xp.take_along_axis(vals, order, axis=1), xp.take_along_axis(cand, order, axis=1)
+
+
+def repair_ties(D, vals, idx, *, xp):
+    """Make a fast (value, index) selection break boundary ties by lowest index.
+
+    A fast selection (``argpartition``, ``topk``) may keep any of several
+    columns that tie with the k-th value. Rows where more than k values are
+    <= the k-th one are recomputed with the stable portable selection; random
+    floating data has none, so this costs one pass and one readback.
+    """
+    k = vals.shape[1]
+    kth = vals[:, k - 1 : k]
+    bad = xp.sum(xp.astype(D <= kth, xp.int32), axis=1) > k
+    if not bool(xp.any(bad)):
+        return vals, idx
+    rows = xp.nonzero(bad)[0]
+    fv, fi = k_smallest(xp.take(D, rows, axis=0), k, xp=xp)
+    keep = ~bad[:, None]
+    pos = xp.cumulative_sum(xp.astype(bad, xp.int64)) - 1
+    pos = xp.clip(pos, min=0)
+    vals = xp.where(keep, vals, xp.take(fv, pos, axis=0))
+    idx = xp.where(keep, idx, xp.take(fi, pos, axis=0))
+    return vals, idx
+
+
+def k_smallest(D, k, *, xp):
+    """The ``k`` smallest values of each row and their columns, ascending.
+
+    Parameters
+    ----------
+    D : array of shape (n_rows, n_cols)
+    k : int, 1 <= k <= n_cols
+
+    Returns
+    -------
+    values : array of shape (n_rows, k), D's dtype
+    indices : integer array of shape (n_rows, k)
+        Columns of the values; among equal values the lowest column comes
+        first, so the result is deterministic on every backend.
+
+    Notes
+    -----
+    The standard has ``argsort`` (stable) but nothing like ``topk``: this
+    reference sorts whole rows. Fast paths select first, then order.
+    """
+    idx = xp.argsort(D, axis=1, stable=True)[:, :k]
+    return xp.take_along_axis(D, idx, axis=1), idx
+
+
+def csr_matmul(indptr, indices, data, V, *, xp):
+    """Sparse (CSR) times dense: ``A @ V`` with A given by its CSR arrays.
+
+    Parameters
+    ----------
+    indptr : integer array of shape (n_rows + 1,)
+    indices, data : arrays of shape (nnz,), rows in order
+    V : array of shape (n_cols, n_vectors)
+
+    Returns
+    -------
+    array of shape (n_rows, n_vectors), in V's dtype.
+
+    Notes
+    -----
+    Segment sums as differences of one cumulative sum, accumulated in the
+    widest float the device offers to limit cancellation.
+    """
+    acc = acc_dtype(xp, get_device(V))
+    contrib = xp.astype(data, acc)[:, None] * xp.astype(xp.take(V, indices, axis=0), acc)
+    cs = xp.cumulative_sum(contrib, axis=0, include_initial=True)
+    out = xp.take(cs, indptr[1:], axis=0) - xp.take(cs, indptr[:-1], axis=0)
+    return xp.astype(out, V.dtype)
+
+
+def self_kneighbors(X, k, *, xp):
+    """Each row's ``k`` nearest rows of X itself, the row first, by brute force.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    k : int, 1 <= k <= n_samples
+
+    Returns
+    -------
+    distances : array of shape (n_samples, k), X's dtype
+        Euclidean distances, ascending; column 0 is the row itself (0.0).
+    indices : integer array of shape (n_samples, k)
+        Ties broken by the lowest index. Never more than one chunk of the
+        n x n distance matrix exists at a time.
+    """
+    from . import k_smallest as select
+
+    device = get_device(X)
+    n = X.shape[0]
+    acc = acc_dtype(xp, device)
+    # Centring makes |x|^2 - 2 x.y + |y|^2 more accurate for nearby points.
+    X = X - xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
+    x_sq = xp.sum(X * X, axis=1)
+    cols = xp.arange(n, device=device)
+    rows = chunk_rows(n, 4 * n * itemsize(xp, X.dtype))
+    dist, ind = [], []
+    for a, b in row_chunks(n, rows):
+        d = sq_distances(X[a:b, ...], X, xp=xp, x_sq=x_sq[a:b], c_sq=x_sq)
+        d = xp.where(cols[None, :] == cols[a:b, None], -1.0, d)
+        v, i = select(d, k, xp=xp)
+        dist.append(xp.sqrt(xp.clip(v, min=0)))
+        ind.append(i)
+    if len(ind) == 1:
+        return dist[0], ind[0]
+    return xp.concat(dist), xp.concat(ind)
+
+
+def _scatter_min(target, value, base, *, xp):
+    """``base`` with ``base[t] = min(base[t], value)`` for every (t, value) pair.
+
+    The standard has no scatter: pairs are sorted by (target, value) and
+    the first of each target is looked up with ``searchsorted``. Values are
+    integers in [0, n) with n = base.shape[0].
+    """
+    n = base.shape[0]
+    device = get_device(base)
+    key = xp.sort(xp.astype(target, xp.int64) * n + xp.astype(value, xp.int64))
+    t = key // n
+    first = xp.concat([xp.ones((1,), dtype=xp.bool, device=device), t[1:] != t[:-1]])
+    ut, uv = t[first], key[first] % n
+    nodes = xp.arange(n, dtype=xp.int64, device=device)
+    pos = xp.clip(xp.searchsorted(ut, nodes), max=ut.shape[0] - 1)
+    found = xp.take(ut, pos) == nodes
+    return xp.where(found, xp.minimum(base, xp.take(uv, pos)), base)
+
+
+def connected_components(indptr, indices, *, xp):
+    """Connected components of a symmetric graph given in CSR form.
+
+    Returns
+    -------
+    n_components : int
+    labels : integer array of shape (n_nodes,)
+        Component of each node, numbered in order of their lowest node.
+
+    Notes
+    -----
+    Min-label hooking with pointer jumping (Shiloach-Vishkin style): about
+    log(n) rounds of two sorts, one readback each.
+    """
+    device = get_device(indices)
+    n = indptr.shape[0] - 1
+    nodes = xp.arange(n, dtype=xp.int64, device=device)
+    deg = indptr[1:] - indptr[:-1]
+    rows = xp.repeat(nodes, xp.astype(deg, xp.int64))
+    cols = xp.astype(indices, xp.int64)
+    p = nodes
+    while True:
+        m = _scatter_min(rows, xp.take(p, cols), p, xp=xp)
+        q = _scatter_min(p, m, xp.minimum(p, m), xp=xp)
+        q = xp.take(q, q)
+        if not bool(xp.any(q != p)):
+            break
+        p = q
+    roots = xp.unique_values(p)
+    return int(roots.shape[0]), xp.searchsorted(roots, p)

@@ -21,3 +21,26 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     sums = torch.zeros((n_groups, X.shape[1]), dtype=acc, device=device)
     sums.index_add_(0, labels, Xa)
     return sums, counts
+
+
+def k_smallest(D, k, *, xp):
+    import torch
+
+    from ._portable import repair_ties, sort_candidates
+
+    cand = torch.topk(D, k, dim=1, largest=False, sorted=False).indices
+    vals, idx = sort_candidates(D, cand, xp=xp)
+    return repair_ties(D, vals, idx, xp=xp)
+
+
+def csr_matmul(indptr, indices, data, V, *, xp):
+    import warnings
+
+    import torch
+
+    n = indptr.shape[0] - 1
+    with warnings.catch_warnings():
+        # "Sparse CSR tensor support is in beta state": we use only csr @ dense.
+        warnings.simplefilter("ignore", UserWarning)
+        A = torch.sparse_csr_tensor(indptr, indices, data.to(V.dtype), size=(n, V.shape[0]))
+        return A @ V
