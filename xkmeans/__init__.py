@@ -6,6 +6,7 @@ results come back in the input's library, on its device.
 
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
+from ._minibatch import MiniBatchKMeans
 
-__all__ = ["KMeans", "config_context", "get_config", "set_config"]
+__all__ = ["KMeans", "MiniBatchKMeans", "config_context", "get_config", "set_config"]
 __version__ = "0.1.0"
