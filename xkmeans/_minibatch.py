@@ -115,7 +115,7 @@ def _reassign(X, centres, counts, candidates, ratio, *, xp):
     n_move = xp.sum(xp.astype(move, xp.int64))
     rank = xp.argsort(xp.argsort(counts, stable=True), stable=True)
     limit = xp.where(
-        n_move > 0.5 * X.shape[0],
+        n_move > half,  # == (n_move > 0.5 * batch) for integers
         xp.asarray(half, dtype=xp.int64, device=device),
         xp.asarray(k, dtype=xp.int64, device=device),
     )
@@ -203,7 +203,9 @@ def _target_dtype(xp, device, np_dtype):
 
 
 def _chunk_rows_for(data, k):
-    per_row = (2 * data.d + 4 * k) * itemsize(data.xp, data.dtype)
+    # A moved copy of the row, widened temporaries (variance) and k distances.
+    acc = acc_dtype(data.xp, data.device)
+    per_row = (3 * data.d + 4 * k) * itemsize(data.xp, acc)
     return chunk_rows(data.n, per_row)
 
 
