@@ -6,12 +6,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import blobs
 from sklearn.cluster import MiniBatchKMeans as SKMiniBatchKMeans
 from sklearn.utils.estimator_checks import check_estimator
 
-from conftest import blobs
-from xkmeans import KMeans, MiniBatchKMeans, config_context
-from xkmeans import _minibatch
+from xkmeans import KMeans, MiniBatchKMeans, _minibatch, config_context
 
 
 def _data(dtype, n=3000, d=3, centres=6, seed=0, spread=1.0, scale=6.0):
@@ -87,8 +86,8 @@ def test_reassignment_recovers_from_centres_in_one_blob(backend):
     X, y = _data(backend.dtype, n=2000, centres=5, scale=10.0, spread=0.5)
     init = X[y == 0][:5]  # every initial centre inside blob 0
     best = _kmeans_inertia(X, 5)
-    params = dict(init=init, batch_size=200, random_state=0, max_iter=10,
-                  max_no_improvement=None)
+    params = {"init": init, "batch_size": 200, "random_state": 0, "max_iter": 10,
+                  "max_no_improvement": None}
     km = MiniBatchKMeans(5, **params, reassignment_ratio=0.2)
     km.set_params(init=backend.asarray(init)).fit(backend.asarray(X))
     assert len(np.unique(backend.to_numpy(km.labels_))) == 5
@@ -115,8 +114,8 @@ def test_dead_centre_is_reassigned(backend):
 def test_same_seed_same_result_on_every_backend(backend, weighted):
     X, _ = _data(backend.dtype, n=1500, seed=2)
     w = np.random.default_rng(4).uniform(0.5, 2.0, size=1500) if weighted else None
-    params = dict(n_clusters=5, batch_size=128, max_iter=3, max_no_improvement=None,
-                  random_state=7, init="random")
+    params = {"n_clusters": 5, "batch_size": 128, "max_iter": 3, "max_no_improvement": None,
+                  "random_state": 7, "init": "random"}
     ref = MiniBatchKMeans(**params).fit(X, sample_weight=w)
     km = MiniBatchKMeans(**params).fit(
         backend.asarray(X), sample_weight=None if w is None else backend.asarray(w))
@@ -130,8 +129,8 @@ def test_host_data_streamed_to_device(foreign_backend):
     b = foreign_backend
     X, _ = _data(b.dtype, n=1500, seed=5)
     w = np.random.default_rng(0).uniform(0.5, 2.0, size=1500).astype(b.dtype)
-    params = dict(n_clusters=5, batch_size=128, max_iter=3, max_no_improvement=None,
-                  random_state=3, tol=1e-4)
+    params = {"n_clusters": 5, "batch_size": 128, "max_iter": 3, "max_no_improvement": None,
+                  "random_state": 3, "tol": 1e-4}
     ref = MiniBatchKMeans(**params).fit(X, sample_weight=w)
     km = MiniBatchKMeans(**params, device=b.device).fit(X, sample_weight=w)
     b.check_array(km.cluster_centers_, dtype=b.dtype, shape=(5, 3))
