@@ -373,6 +373,13 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
     >>> km = km.partial_fit(X[:6]).partial_fit(X[6:])
     >>> km.predict(np.array([[0, 0], [4, 4]])).shape
     (2,)
+
+    Host data (here a NumPy array; a ``numpy.memmap`` works the same) fitted
+    batch by batch on a chosen device, e.g. ``device=torch.device("cuda")``:
+
+    >>> km = MiniBatchKMeans(n_clusters=2, random_state=0, device="cpu").fit(X)
+    >>> km.labels_.shape
+    (12,)
     """
 
     _parameter_constraints: ClassVar[dict] = {
