@@ -138,10 +138,6 @@ def test_library_api_follows_the_backend(backend):
 
 
 def test_minibatch_method():
-    try:
-        from xkmeans import MiniBatchKMeans  # noqa: F401
-    except ImportError:
-        pytest.skip("MiniBatchKMeans not merged yet")
     img = load_sample_image("china.jpg")
     palette, indices = quantize(img, 16, method="minibatch", random_state=0)
     assert palette.shape == (16, 3) and indices.dtype == np.uint8

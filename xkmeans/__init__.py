@@ -6,6 +6,7 @@ results come back in the input's library, on its device.
 
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
+from ._minibatch import MiniBatchKMeans
 from ._neighbors import CSRGraph, kneighbors, kneighbors_graph
 from ._spectral import SpectralClustering
 from .quantize import dequantize, psnr, quantize
@@ -13,6 +14,7 @@ from .quantize import dequantize, psnr, quantize
 __all__ = [
     "CSRGraph",
     "KMeans",
+    "MiniBatchKMeans",
     "SpectralClustering",
     "config_context",
     "dequantize",

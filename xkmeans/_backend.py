@@ -28,6 +28,7 @@ __all__ = [
     "is_array",
     "is_cpu",
     "itemsize",
+    "namespace_for_device",
     "row_chunks",
     "to_numpy",
 ]
@@ -91,6 +92,43 @@ def get_device(*arrays):
         )
         raise MixedArrayError(msg)
     return devices[0] if devices else None
+
+
+def namespace_for_device(device):
+    """The Array API namespace whose arrays live on ``device`` (a device object).
+
+    ``"cpu"`` means NumPy; ``torch.device``, ``cupy.cuda.Device`` and
+    ``array_api_strict.Device`` name their library. Other strings (``"cuda"``)
+    are ambiguous between libraries and raise ``TypeError``.
+    """
+    if isinstance(device, str):
+        if device == "cpu":
+            return array_api_compat.array_namespace(np.empty(0))
+        msg = (
+            f"device={device!r} is ambiguous: pass a device object of the target "
+            "library, e.g. torch.device('cuda'), cupy.cuda.Device(0) or "
+            "array_api_strict.Device('device1'); 'cpu' means NumPy."
+        )
+        raise TypeError(msg)
+    lib = type(device).__module__.split(".")[0]
+    if lib == "torch":
+        import array_api_compat.torch as xp_torch
+
+        return xp_torch
+    if lib == "cupy":
+        import array_api_compat.cupy as xp_cupy
+
+        return xp_cupy
+    if lib == "array_api_strict":
+        import array_api_strict
+
+        return array_api_strict
+    msg = (
+        f"device={device!r} (a {type(device).__name__}) is not a device of a supported "
+        "array library: expected 'cpu', a torch.device, a cupy.cuda.Device or an "
+        "array_api_strict.Device."
+    )
+    raise TypeError(msg)
 
 
 def backend_name(xp) -> str:

@@ -76,7 +76,7 @@ def _fit_palette(sample, n_colors, method, seed, n_init, xp):
 
         est = KMeans(n_clusters=n_colors, random_state=seed, n_init=n_init)
     else:
-        from . import MiniBatchKMeans  # merged from the mini-batch branch
+        from ._minibatch import MiniBatchKMeans
 
         batch = min(sample.shape[0], 4096)
         est = MiniBatchKMeans(n_clusters=n_colors, batch_size=batch, random_state=seed,
