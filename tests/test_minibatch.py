@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from conftest import blobs
 from sklearn.cluster import MiniBatchKMeans as SKMiniBatchKMeans
-from sklearn.utils.estimator_checks import check_estimator
 
 from xkmeans import KMeans, MiniBatchKMeans, _minibatch, config_context
 
@@ -274,12 +273,3 @@ def test_init_size_and_n_init_warnings():
         MiniBatchKMeans(3, init_size=2, random_state=0).fit(X)
     with pytest.warns(RuntimeWarning, match="performing only one init"):
         MiniBatchKMeans(3, init=X[:3], n_init=4).fit(X)
-
-
-def test_check_estimator_on_numpy():
-    # sklearn marks the same check as an expected failure for its own MiniBatchKMeans.
-    xfail = {
-        "check_sample_weight_equivalence_on_dense_data":
-            "sample_weight is not equivalent to removing/repeating samples.",
-    }
-    check_estimator(MiniBatchKMeans(), expected_failed_checks=xfail)

@@ -688,7 +688,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             self._n_zero = self.n_clusters
         else:
             if not data.streaming:
-                _check_same_backend(data.X, self.cluster_centers_)
+                _check_same_backend(data.X, self.cluster_centers_, "MiniBatchKMeans.partial_fit")
             if data.dtype != self.cluster_centers_.dtype:
                 self.cluster_centers_ = xp.astype(self.cluster_centers_, data.dtype)
         Xb, wb = data.whole()
