@@ -66,8 +66,6 @@ def test_agrees_with_sklearn(backend, case, assign_labels):
 
 
 def test_connected_graph_lobpcg_agrees_with_sklearn(backend):
-    if "nofloat64" in backend.name:
-        pytest.xfail("LOBPCG in float32 (devices without float64) is not accurate enough yet")
     X, _ = make_blobs(1200, centers=3, cluster_std=3.0, random_state=0)
     X = X.astype(backend.dtype)
     ref = SKSpectral(3, affinity="nearest_neighbors", random_state=0).fit(X).labels_
