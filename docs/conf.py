@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -122,6 +123,33 @@ def _write_api_pages() -> None:
         table += [f"   gen_modules/xkmeans.{name}" for name in names]
         table += [""]
     _write_if_changed(out / "api_tables.inc", "\n".join(table))
+
+
+def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
+    """Leave out methods inherited from scikit-learn's metadata-routing and
+    set_output machinery: their docstrings link into scikit-learn's own docs."""
+    module = getattr(obj, "__module__", None) or ""
+    if module.startswith(("sklearn.utils._metadata_requests", "sklearn.utils._set_output")):
+        return True
+    return skip
+
+
+# In numpydoc type fields such as ``ndarray of shape (n_features_in_,)`` a
+# word ending in "_" is reStructuredText for a link target; escape it.
+_FIELD_LINE = re.compile(r"^\s*\w+ : ")
+_TRAILING_UNDERSCORE = re.compile(r"(\w)_(?=[,)\]])")
+
+
+def _escape_type_underscores(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        if _FIELD_LINE.match(line):
+            lines[i] = _TRAILING_UNDERSCORE.sub(r"\1\\_", line)
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_plumbing)
+    # Before numpydoc (priority 500) turns the sections into markup.
+    app.connect("autodoc-process-docstring", _escape_type_underscores, priority=400)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

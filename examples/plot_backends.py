@@ -1,7 +1,7 @@
 """
-==============================
+===============================
 One fit, several array backends
-==============================
+===============================
 
 xkmeans has no ``backend=`` switch: the array you pass decides where the work
 happens. Here the same ``KMeans(n_clusters=32, random_state=0)`` is fitted on

@@ -1,7 +1,7 @@
 """
-==================================================
+===================================================
 Recognising handwritten digits without their labels
-==================================================
+===================================================
 
 The 1,797 handwritten digits of scikit-learn's ``load_digits`` are 8x8 grey
 images, i.e. points in a 64-dimensional space. We ask :class:`xkmeans.KMeans`
@@ -33,7 +33,7 @@ print(f"inertia {km.inertia_:.0f} after {km.n_iter_} iterations (best of 10 runs
 # %%
 # Each centre is the mean of the images in its cluster: an 8x8 image too.
 # Most of them are clearly a digit.
-fig, axes = plt.subplots(2, 5, figsize=(8, 3.6))
+fig, axes = plt.subplots(2, 5, figsize=(8, 4.2))
 for i, ax in enumerate(axes.flat):
     ax.imshow(km.cluster_centers_[i].reshape(8, 8), cmap="binary", interpolation="nearest")
     ax.set(xticks=[], yticks=[], title=f"cluster {i}")
@@ -104,8 +104,10 @@ fig.tight_layout()
 # The confusion matrix puts the true digit in rows and the matched cluster in
 # columns. Most digits sit almost entirely on the diagonal; the errors
 # concentrate on a few digits whose images overlap in pixel space (the
-# accuracy per digit is printed below the figure): a cluster of "ones" drawn
-# with a foot shares its pixels with eights, nines and twos.
+# accuracy per digit is printed below the figure). The worst are the ones:
+# k-means splits them between the cluster matched to "1" and the cluster
+# matched to "8", whose centre is a thick vertical stroke; and many fives and
+# eights fall in the cluster matched to "9".
 predicted = mapping[labels]
 fig, ax = plt.subplots(figsize=(5.5, 5))
 ConfusionMatrixDisplay.from_predictions(y, predicted, ax=ax, colorbar=False)
