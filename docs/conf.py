@@ -19,11 +19,11 @@ sys.path.insert(0, str(HERE.parent))
 # The gallery runs examples in this process: no display, no GUI backend.
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import xkmeans  # noqa: E402
+import xkmeans
 
 project = "xkmeans"
 author = "the xkmeans developers"
-copyright = "the xkmeans developers"  # noqa: A001
+copyright = "the xkmeans developers"
 release = xkmeans.__version__
 version = ".".join(release.split(".")[:2])
 

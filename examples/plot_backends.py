@@ -121,7 +121,7 @@ for name, (km, fit_seconds, per_iter) in results.items():
     centres = km.cluster_centers_
     kind = f"{type(centres).__module__}.{type(centres).__name__}"
     ari = adjusted_rand_score(reference, backends[name]["back"](km.labels_))
-    print(f"{name:<22}{kind:<24}{str(centres.dtype):<15}{km.n_iter_:>6}{fit_seconds:>9.2f}"
+    print(f"{name:<22}{kind:<24}{centres.dtype!s:<15}{km.n_iter_:>6}{fit_seconds:>9.2f}"
           f"{1000 * per_iter:>9.1f}{km.inertia_:>12.6g}{ari:>14.4f}")
     assert ari > 0.99, (name, ari)
 

@@ -127,7 +127,7 @@ print("accuracy per digit:", np.round(per_digit, 2).tolist())
 # neighbouring images stay neighbours, which pulls each digit into a compact
 # island: k-means on those two coordinates matches the digits much better.
 # (t-SNE is itself unsupervised: it does not see the labels either.)
-from sklearn.manifold import TSNE  # noqa: E402
+from sklearn.manifold import TSNE
 
 embedding = TSNE(n_components=2, random_state=0).fit_transform(X)
 km_tsne = KMeans(n_clusters=10, n_init=10, random_state=0).fit(embedding)

@@ -20,8 +20,8 @@ Laplacian, where the two moons have become two compact blobs.
 # The data, and k-means' straight cut
 # -----------------------------------
 import matplotlib.pyplot as plt
-from matplotlib.collections import LineCollection
 import numpy as np
+from matplotlib.collections import LineCollection
 from sklearn.datasets import make_moons
 from sklearn.metrics import adjusted_rand_score
 
