@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo venv bench lint clean
+.PHONY: test demo venv bench lint clean docs
 
 venv: $(VENV)/.installed
 
@@ -34,5 +34,10 @@ lint: venv
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check xkmeans tests benchmarks
 
+# Sphinx site with the executed example gallery; -W turns every warning into an error.
+docs: venv
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache $(DEMO_OUT)
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(DEMO_OUT) docs/_build docs/auto_examples docs/gen_modules
