@@ -159,6 +159,21 @@ def _skip_reason(w, impl, size, explicit):
     return None
 
 
+def _write_json(doc, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+    os.replace(tmp, path)
+
+
+def _json_path(args, size, quick):
+    if args.json:
+        return args.json
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join(RESULTS_DIR, f"bench-{size}{'-quick' if quick else ''}-{stamp}.json")
+
+
 def run(args) -> dict:
     size = args.size or _default_size()
     quick = args.quick
@@ -187,11 +202,13 @@ def run(args) -> dict:
     if kmeans_rows and gpu_libs and any(i.device == "gpu" for i in chosen_i):
         floors["gpu"] = measure.gpu_floor(gpu_libs[0], quick)
 
-    doc = {"schema": 1, "created": datetime.datetime.now().isoformat(timespec="seconds"),
+    path = _json_path(args, size, quick)
+    doc = {"schema": 1, "json_path": path, "partial": True, "created": datetime.datetime.now().isoformat(timespec="seconds"),
            "argv": sys.argv[1:], "size": size, "quick": quick, "protocol": proto,
            "floor": floors,
            "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None, "inertia_computed_on": inertia_gpu or "host",
-           "workloads": [dict(vars(w), data=list(w.data)) for w in chosen_w], "results": []}
+           "workloads": [dict(vars(w), data=list(w.data)) for w in chosen_w], "results": [],
+           "environment": report.environment(gpu_libs)}
     for w in chosen_w:
         rows = [i for i in chosen_i if impls_mod.applies(i, w)]
         if not rows:
@@ -230,8 +247,10 @@ def run(args) -> dict:
                   file=sys.stderr, flush=True)
         del converted
         _free_gpu(gpu_libs)
+        _compare_to_sklearn(doc["results"])
+        _write_json(doc, path)  # a run cut short still leaves the finished workloads
     _compare_to_sklearn(doc["results"])
-    doc["environment"] = report.environment(gpu_libs)
+    doc["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     return doc
 
 
@@ -268,10 +287,8 @@ def main(argv=None) -> int:
         _list()
         return 0
     doc = run(args)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = doc["json_path"]
     tag = f"{doc['size']}{'-quick' if doc['quick'] else ''}"
-    path = args.json or os.path.join(RESULTS_DIR, f"bench-{tag}-{stamp}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     plots = []
     if not args.no_plot:
         plot_dir = args.plot or os.path.dirname(os.path.abspath(path))
@@ -280,8 +297,8 @@ def main(argv=None) -> int:
         except ImportError as e:
             print(f"no plots: {e}", file=sys.stderr)
     doc["plots"] = plots
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=1, default=str)
+    doc["partial"] = False
+    _write_json(doc, path)
     print(report.markdown(doc))
     print(f"\nJSON: {path}" + (f"; plots: {len(plots)} PNG in {os.path.dirname(plots[0])}"
                               if plots else "; no plot"))

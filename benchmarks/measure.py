@@ -240,7 +240,7 @@ def gpu_floor(lib: str, quick: bool = False) -> dict:
         a = cupy.ones(nbytes // 4, dtype=cupy.float32)
         b = cupy.empty_like(a)
         out["bandwidth_Bps"] = 2 * nbytes / _best(lambda: cupy.copyto(b, a), sync, 10)
-        A = cupy.random.default_rng(0).standard_normal((m, m), dtype=cupy.float32)
+        A = cupy.asarray(np.random.default_rng(0).standard_normal((m, m), dtype=np.float32))
         out["fp32_flops"] = 2 * m**3 / _best(lambda: A @ A, sync, 5)
         del a, b, A
     import importlib.util
