@@ -40,7 +40,7 @@ How a Lloyd row is timed
 - Peak memory: one extra untimed fit of ``m_lo`` iterations; extra bytes
   above what was allocated before it: tracemalloc for NumPy rows (it sees
   NumPy's allocations, not those of compiled code that calls malloc),
-  sampled RSS growth for torch-CPU rows, the CuPy memory pool's used bytes
+  sampled RSS growth for torch-CPU and faiss rows, the CuPy memory pool's used bytes
   at each allocation, ``torch.cuda.max_memory_allocated`` for torch-CUDA.
 - The floor: the harness measures the CPU's memory bandwidth (a parallel
   ``np.copyto``) and float32 matmul rate (NumPy), and on a GPU the

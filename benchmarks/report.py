@@ -159,7 +159,7 @@ def markdown(doc: dict) -> str:
         f"{p['minibatch_epochs']} epoch). d inertia: float64 inertia relative to "
         "sklearn-lloyd. x sklearn: time relative to sklearn-lloyd (sklearn-spectral). "
         "peak: extra memory during one fit (tracemalloc for NumPy rows, sampled RSS growth "
-        "for torch-CPU rows, pool / allocator peak on the GPU)."
+        "for torch-CPU and faiss rows, pool / allocator peak on the GPU)."
     )
     for dev, hw in doc["floor"].items():
         if hw is None:
