@@ -30,6 +30,10 @@ $(VENV)/.demo-installed: $(VENV)/.installed
 test: venv
 	$(BIN)/python -m pytest -q
 
+# Quick benchmark table (under a minute on 2 cores); `python -m benchmarks` for the full one.
+bench: venv
+	$(BIN)/python -m benchmarks --quick
+
 lint: venv
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check xkmeans tests benchmarks

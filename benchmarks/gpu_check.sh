@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One GPU run, under 5 minutes: the CuPy / CUDA tests, then the GPU-size benchmarks.
+#
+# Runs from the source tree (PYTHONPATH=., no install). Wheels carried in a
+# git-ignored .whl/ folder (array-api-compat, array-api-strict,
+# fast-pytorch-kmeans, flash-kmeans) are installed into /tmp/site first.
+# JSON, table and one PNG (all workloads) go to $OUT when set, else benchmarks/results/.
+# Usage: bash benchmarks/gpu_check.sh [extra `python -m benchmarks` arguments]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if compgen -G ".whl/*.whl" > /dev/null; then
+    "$PY" -m pip install --quiet --no-index --no-deps --no-compile --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+DEST=${OUT:-benchmarks/results}
+mkdir -p "$DEST"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$PY" -c "import xkmeans, numpy, sklearn; print('xkmeans from', xkmeans.__file__)" || exit 1
+
+echo "== CuPy / CUDA tests"
+timeout 120 "$PY" -m pytest -q tests -k "cupy or cuda" -p no:cacheprovider
+tests_rc=$?
+[ "$tests_rc" = 5 ] && tests_rc=0  # no test selected is not a failure here
+
+echo "== GPU benchmarks"
+timeout 170 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \
+    --plot "$DEST/bench-gpu.png" "$@" \
+    | tee "$DEST/bench-gpu.md"
+bench_rc=${PIPESTATUS[0]}
+
+echo "tests rc=$tests_rc, benchmarks rc=$bench_rc"
+[ "$tests_rc" = 0 ] && [ "$bench_rc" = 0 ]

@@ -1,0 +1,64 @@
+"""The benchmark harness runs end to end (``--quick``, tiny subset); no time is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import xkmeans
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(not (ROOT / "benchmarks").is_dir(), reason="benchmarks/ not in this tree")
+def test_quick_harness_writes_table_json_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "-m", "benchmarks", "--quick", "--size", "cpu",
+           "--workloads", "digits,moons-1k",
+           "--impls", ("xkmeans-numpy,naive-numpy,sklearn-lloyd,sklearn-minibatch,"
+                       "xkmeans-spectral-numpy,sklearn-spectral"),
+           "--repeats", "1", "--json", str(out), "--plot", str(tmp_path)]
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "### digits" in proc.stdout and "| sklearn-lloyd |" in proc.stdout
+
+    doc = json.loads(out.read_text())
+    assert doc["size"] == "cpu" and doc["quick"] is True
+    assert {"m_lo", "m_hi", "repeats", "init"} <= set(doc["protocol"])
+    assert doc["environment"]["versions"]["numpy"]
+    assert doc["environment"]["xkmeans"]["file"] == xkmeans.__file__
+    assert doc["environment"]["cpu_count"] >= 1
+    assert doc["floor"]["cpu"]["bandwidth_Bps"] > 0 and doc["floor"]["cpu"]["fp32_flops"] > 0
+
+    rows = {r["impl"]: r for r in doc["results"]}
+    for name in ("xkmeans-numpy", "naive-numpy", "sklearn-lloyd"):
+        r = rows[name]
+        assert r["status"] == "ok", r["status"]
+        assert r["workload"] == "digits" and r["unit"] == "iter"
+        assert r["ms_per_iter"] > 0 and r["fit_s"] > 0 and r["n_iter"] >= 1
+        assert r["per_iter_method"] in ("difference", "total/n_iter")
+        assert r["inertia"] > 0 and r["floor_ms"] > 0 and r["floor_ratio"] > 0
+        assert r["peak_method"] == "tracemalloc" and r["peak_bytes"] >= 0
+        assert 0 <= r["score"]["accuracy"] <= 1
+    # Same init, exact Lloyd: the final inertias agree with scikit-learn's.
+    assert abs(rows["xkmeans-numpy"]["inertia_vs_sklearn"]) < 1e-3
+    assert rows["sklearn-minibatch"]["status"] == "ok"
+    assert rows["sklearn-minibatch"]["unit"] == "step"
+    assert rows["sklearn-spectral"]["status"] == "ok"
+    assert rows["sklearn-spectral"]["score"]["ari"] > 0.9
+    spectral = rows["xkmeans-spectral-numpy"]["status"]
+    if hasattr(xkmeans, "SpectralClustering"):
+        assert spectral == "ok"
+    else:
+        assert spectral == "skipped (xkmeans.SpectralClustering not available)"
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == ["bench-cpu-quick-digits.png", "bench-cpu-quick-moons-1k.png"]
