@@ -70,3 +70,33 @@ def test_digits_same_clustering_on_every_backend(backend, digits):
     labels = backend.to_numpy(km.labels_)
     assert adjusted_rand_score(np.asarray(ref.labels_), labels) > 0.99
     assert km.inertia_ == pytest.approx(ref.inertia_, rel=backend.rtol)
+
+
+def test_two_moons_spectral_recovers_what_kmeans_cuts():
+    """The two-moons example: spectral clustering ARI >= 0.99, k-means far below."""
+    from sklearn.datasets import make_moons
+
+    from xkmeans import SpectralClustering
+
+    X, y = make_moons(500, noise=0.08, random_state=0)
+    sc = SpectralClustering(n_clusters=2, affinity="nearest_neighbors", n_neighbors=10,
+                            assign_labels="kmeans", random_state=0).fit(X)
+    km = KMeans(n_clusters=2, random_state=0).fit(X)
+    assert adjusted_rand_score(y, np.asarray(sc.labels_)) >= 0.99
+    assert adjusted_rand_score(y, np.asarray(km.labels_)) < 0.6
+
+
+def test_colour_compression_psnr_close_to_sklearn():
+    """The colour example: 16-colour china.jpg within 0.2 dB of scikit-learn's KMeans."""
+    from sklearn.cluster import KMeans as SKKMeans
+    from sklearn.datasets import load_sample_image
+
+    from xkmeans import dequantize, psnr, quantize
+
+    img = load_sample_image("china.jpg")
+    palette, indices = quantize(img, 16, random_state=0)
+    ours = psnr(dequantize(palette, indices), img)
+    pixels = img.reshape(-1, 3).astype(np.float64)
+    ref = SKKMeans(16, random_state=0).fit(pixels)
+    rebuilt = np.clip(np.round(ref.cluster_centers_), 0, 255).astype(np.uint8)[ref.labels_]
+    assert ours >= psnr(rebuilt.reshape(img.shape), img) - 0.2
