@@ -36,7 +36,7 @@ bench: venv
 
 lint: venv
 	$(BIN)/python -m pip install --quiet ruff
-	$(BIN)/ruff check xkmeans tests benchmarks
+	$(BIN)/ruff check xkmeans tests benchmarks examples
 
 # Sphinx site with the executed example gallery; -W turns every warning into an error.
 docs: venv

@@ -85,7 +85,7 @@ def _gpu_available() -> bool:
         import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
+    except Exception:  # noqa: BLE001 - any CUDA failure means "no GPU here"
         return False
 
 

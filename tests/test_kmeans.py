@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from conftest import blobs
@@ -202,7 +204,7 @@ def test_inertia_never_rises_across_lloyd_iterations(n, d, k, seed):
     init = X[rng.choice(n, size=k, replace=False)]
     inertias = [KMeans(k, init=init, n_init=1, max_iter=m, tol=0).fit(X).inertia_
                 for m in range(1, 7)]
-    for a, b in zip(inertias, inertias[1:]):
+    for a, b in itertools.pairwise(inertias):
         assert b <= a * (1 + 1e-12) + 1e-12
     km = KMeans(k, init=init, n_init=1, tol=0).fit(X)
     dist = ((X[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)

@@ -14,7 +14,7 @@ import threading
 __all__ = ["config_context", "get_config", "set_config"]
 
 _DEFAULTS = {
-    "working_memory": float(os.environ.get("XKMEANS_WORKING_MEMORY", 256)),
+    "working_memory": float(os.environ.get("XKMEANS_WORKING_MEMORY", "256")),
     "fast_paths": os.environ.get("XKMEANS_DISABLE_FAST_PATHS", "0") in ("", "0"),
 }
 _local = threading.local()
