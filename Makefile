@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo venv bench lint clean docs
+.PHONY: test demo venv bench lint clean docs gpu-wheels
 
 venv: $(VENV)/.installed
 
@@ -45,3 +45,10 @@ docs: venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache $(DEMO_OUT) docs/_build docs/auto_examples docs/gen_modules
+
+# Pure-Python wheels the GPU machine lacks, for benchmarks/gpu_check.sh (carried as .whl/).
+WHEEL_FLAGS := --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+gpu-wheels: venv
+	$(BIN)/python -m pip download --quiet $(WHEEL_FLAGS) -d .whl \
+		array-api-compat array-api-strict fast-pytorch-kmeans flash-kmeans
