@@ -251,3 +251,14 @@ def test_bad_option_is_a_usage_error(photo):
     assert r.returncode == 2 and "invalid choice" in r.stderr
     r = run("frobnicate")
     assert r.returncode == 2
+
+
+def test_version():
+    import subprocess
+    import sys
+
+    import xkmeans
+
+    out = subprocess.run([sys.executable, "-m", "xkmeans", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == f"xkmeans {xkmeans.__version__}"

@@ -240,3 +240,11 @@ def test_fused_fast_path_equals_portable_loop(dtype, far_init):
     rtol = 1e-9 if dtype == "float64" else 1e-4
     np.testing.assert_allclose(fast.cluster_centers_, ref.cluster_centers_, rtol=rtol, atol=rtol)
     assert fast.n_iter_ == ref.n_iter_
+
+
+def test_half_precision_becomes_default_float():
+    torch = pytest.importorskip("torch")
+    X = torch.asarray(blobs(n=60, seed=0)[0], dtype=torch.float16)
+    km = KMeans(3, random_state=0).fit(X)
+    assert km.cluster_centers_.dtype == torch.get_default_dtype()
+    assert km.predict(X).shape == (60,)

@@ -58,7 +58,10 @@ def check_X(estimator, X, *, reset: bool, min_samples: int = 1):
     if xp.isdtype(dtype, "complex floating"):
         msg = f"Complex data not supported: got {dtype}. {name} accepts real numbers only."
         raise ValueError(msg)
-    if xp.isdtype(dtype, ("integral", "bool")):
+    if xp.isdtype(dtype, ("integral", "bool")) or (
+        xp.isdtype(dtype, "real floating") and dtype not in (xp.float32, xp.float64)
+    ):
+        # Half precision too: distances and sums would lose most digits.
         X = xp.astype(X, default_float(xp, device))
     elif not xp.isdtype(dtype, "real floating"):
         msg = f"Unsupported dtype {dtype}: {name} accepts real numbers (float, int, bool)."

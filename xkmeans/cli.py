@@ -77,6 +77,9 @@ def _build_parser():
         prog=PROG,
         description="GPU-backed, array-agnostic k-means tools.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     q = sub.add_parser(
         "quantize",
