@@ -262,3 +262,11 @@ def test_version():
     out = subprocess.run([sys.executable, "-m", "xkmeans", "--version"], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == f"xkmeans {xkmeans.__version__}"
+
+
+def test_output_under_a_file_is_a_usage_error(tmp_path, photo, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = _main(["quantize", photo, "-k", "4", "-o", blocker / "out.png"], capsys)
+    _assert_failed(code, err, 2, "is not a folder", tmp_path, before)

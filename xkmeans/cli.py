@@ -153,7 +153,8 @@ def _check_output_path(path, input_path, what):
         raise CommandError(msg, code=2)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        msg = f"cannot write {what} {path!r}: folder {folder!r} does not exist."
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        msg = f"cannot write {what} {path!r}: {folder!r} {problem}."
         raise CommandError(msg, code=2)
     if _same_file(path, input_path):
         msg = f"{what} {path!r} would overwrite the input image; choose another name."
