@@ -416,7 +416,7 @@ class SpectralClustering(ClusterMixin, BaseEstimator):
     >>> import numpy as np
     >>> from sklearn.datasets import make_moons
     >>> from xkmeans import SpectralClustering
-    >>> X, y = make_moons(200, noise=0.05, random_state=0)
+    >>> X, y = make_moons(500, noise=0.08, random_state=0)
     >>> sc = SpectralClustering(2, affinity="nearest_neighbors", random_state=0)
     >>> labels = sc.fit_predict(X)
     >>> bool((labels == y).all() or (labels != y).all())
