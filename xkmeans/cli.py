@@ -210,6 +210,8 @@ def _cupy_device():
         return None, "CuPy finds no CUDA device"
     dev = cupy.cuda.Device()
     name = cupy.cuda.runtime.getDeviceProperties(dev.id)["name"]
+    if isinstance(name, bytes):  # CuPy gives the C string as bytes
+        name = name.decode(errors="replace")
     name = name.decode() if isinstance(name, bytes) else str(name)
     return cupy, f"gpu {dev.id}: {name} (CuPy {cupy.__version__})"
 
