@@ -248,3 +248,15 @@ def test_half_precision_becomes_default_float():
     km = KMeans(3, random_state=0).fit(X)
     assert km.cluster_centers_.dtype == torch.get_default_dtype()
     assert km.predict(X).shape == (60,)
+
+
+def test_n_init_auto_follows_sklearn_for_callables():
+    calls = []
+
+    def init(X, k, random_state):
+        calls.append(1)
+        return X[random_state.choice(len(X), k, replace=False)]
+
+    X = blobs(n=100, seed=1)[0]
+    KMeans(3, init=init, random_state=0).fit(X)
+    assert len(calls) == 10  # 'auto' -> 10 runs for a callable, as in scikit-learn

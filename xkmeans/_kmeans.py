@@ -114,6 +114,25 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         return tags
 
 
+def resolve_n_init(estimator, *, default, stacklevel):
+    """scikit-learn's ``n_init='auto'``: 1 for k-means++ and arrays, ``default``
+    for 'random' and callables; an explicit array forces 1 (with a warning)."""
+    init, n_init = estimator.init, estimator.n_init
+    init_is_array = not isinstance(init, str) and not callable(init)
+    if n_init == "auto":
+        random_like = callable(init) or (isinstance(init, str) and init == "random")
+        n_init = default if random_like else 1
+    if init_is_array and n_init != 1:
+        warnings.warn(
+            "Explicit initial center position passed: performing only one init "
+            f"in {type(estimator).__name__} instead of n_init={n_init}.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+        n_init = 1
+    return n_init
+
+
 def _check_same_backend(X, centres, where):
     try:
         get_namespace(X, centres)
@@ -149,8 +168,8 @@ class KMeans(_CentresMixin, BaseEstimator):
         called on the mean-centred data with a ``numpy.random.RandomState``.
     n_init : 'auto' or int, default='auto'
         Number of runs from different initialisations; the best inertia is
-        kept. 'auto' means 1 for 'k-means++', an array or a callable, and
-        10 for 'random'.
+        kept. 'auto' means 1 for 'k-means++' or an array, and 10 for
+        'random' or a callable, as in scikit-learn.
     max_iter : int, default=300
         Maximum number of Lloyd iterations per run.
     tol : float, default=1e-4
@@ -282,7 +301,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         init_is_array = not isinstance(init, str) and not callable(init)
         if init_is_array:
             init = check_centres(init, X, self.n_clusters, xp=xp, device=device)
-        n_init = self._n_init_for(init_is_array)
+        n_init = resolve_n_init(self, default=10, stacklevel=3)
         rng = check_random_state(self.random_state)
         acc = acc_dtype(xp, device)
 
@@ -333,19 +352,6 @@ class KMeans(_CentresMixin, BaseEstimator):
         X, xp, _ = check_X(self, X, reset=False)
         return self._transform(X, xp)
 
-    def _n_init_for(self, init_is_array):
-        n_init = self.n_init
-        if n_init == "auto":
-            n_init = 10 if isinstance(self.init, str) and self.init == "random" else 1
-        if init_is_array and n_init != 1:
-            warnings.warn(
-                "Explicit initial center position passed: performing only one init "
-                f"in {type(self).__name__} instead of n_init={n_init}.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            n_init = 1
-        return n_init
 
     def _scaled_tol(self, X, *, xp, acc):
         if self.tol == 0:

@@ -32,7 +32,7 @@ from ._backend import (
     to_numpy,
 )
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
-from ._kmeans import _CentresMixin, _check_same_backend
+from ._kmeans import _CentresMixin, _check_same_backend, resolve_n_init
 from ._lloyd import weighted_total
 from ._primitives import grouped_sum, nearest_centre, sq_distances
 from ._validation import _is_foreign_array, check_centres, check_sample_weight, check_X
@@ -473,22 +473,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             )
             init_size = 3 * self.n_clusters
         self._init_size = min(init_size, n_samples)
-        n_init = self.n_init
-        init_is_array = not isinstance(self.init, str) and not callable(self.init)
-        if n_init == "auto":
-            random_like = callable(self.init) or (
-                isinstance(self.init, str) and self.init == "random"
-            )
-            n_init = 3 if random_like else 1
-        if init_is_array and n_init != 1:
-            warnings.warn(
-                "Explicit initial center position passed: performing only one init "
-                f"in {type(self).__name__} instead of n_init={n_init}.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            n_init = 1
-        self._n_init = n_init
+        self._n_init = resolve_n_init(self, default=3, stacklevel=4)
 
     def _init_centres(self, data, rng):
         """Initial centres from ``init_size`` random rows (host-drawn indices)."""

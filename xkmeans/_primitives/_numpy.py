@@ -22,18 +22,21 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     n, k = X.shape[0], C.shape[0]
     X = np.ascontiguousarray(X)
     C = np.ascontiguousarray(C, dtype=X.dtype)
-    labels = np.empty(n, dtype=np.int32)
-    ones = np.ones(n, dtype=X.dtype)
+    labels = np.empty(n, dtype=np.int64)
+    dist2 = np.empty(n, dtype=X.dtype)
+    # Scratch per row: the kernel's weights and int32 labels, |x - c| terms.
+    rows = chunk_rows(n, 8 + 2 * X.shape[1] * X.dtype.itemsize, xp=xp, device="cpu")
+    ones = np.ones(min(rows, n), dtype=X.dtype)
+    lab = np.empty(min(rows, n), dtype=np.int32)
     shift = np.empty(k, dtype=X.dtype)
     with _blas_controller().limit(limits=1, user_api="blas"):
-        lloyd_iter_chunked_dense(X, ones, C, None, None, labels, shift, _n_threads(),
-                                 update_centers=False)
-    labels = labels.astype(np.int64)
-    dist2 = np.empty(n, dtype=X.dtype)
-    rows = chunk_rows(n, 2 * X.shape[1] * X.dtype.itemsize, xp=xp, device="cpu")
-    for a, b in row_chunks(n, rows):
-        diff = X[a:b] - C[labels[a:b]]
-        np.einsum("ij,ij->i", diff, diff, out=dist2[a:b])
+        for a, b in row_chunks(n, rows):
+            m = b - a
+            lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, lab[:m], shift,
+                                     _n_threads(), update_centers=False)
+            labels[a:b] = lab[:m]
+            diff = X[a:b] - C[lab[:m]]
+            np.einsum("ij,ij->i", diff, diff, out=dist2[a:b])
     return labels, dist2
 
 
