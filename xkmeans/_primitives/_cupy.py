@@ -32,14 +32,9 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
 def k_smallest(D, k, *, xp):
     import cupy
 
-    from ._portable import k_smallest as portable
-    from ._portable import repair_ties, sort_candidates
+    from ._portable import k_smallest_from_partition
 
-    if k >= D.shape[1]:
-        return portable(D, k, xp=xp)
-    cand = cupy.argpartition(D, k - 1, axis=1)[:, :k]
-    vals, idx = sort_candidates(D, cand, xp=xp)
-    return repair_ties(D, vals, idx, xp=xp)
+    return k_smallest_from_partition(D, k, cupy.argpartition, xp=xp)
 
 
 def csr_matmul(indptr, indices, data, V, *, xp):

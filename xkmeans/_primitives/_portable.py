@@ -86,6 +86,19 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     return sums, counts
 
 
+def k_smallest_from_partition(D, k, argpartition, *, xp):
+    """k smallest per row from a library's ``argpartition`` (fast paths share this).
+
+    The partition gives the k candidates in no order; they are then sorted
+    and ties at the boundary repaired exactly as the portable version does.
+    """
+    if k >= D.shape[1]:
+        return k_smallest(D, k, xp=xp)
+    cand = argpartition(D, k - 1, axis=1)[:, :k]
+    vals, idx = sort_candidates(D, cand, xp=xp)
+    return repair_ties(D, vals, idx, xp=xp)
+
+
 def sort_candidates(D, cand, *, xp):
     """Order candidate columns of each row by (value, column index).
 
