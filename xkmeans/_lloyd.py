@@ -61,7 +61,7 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
     device = get_device(X)
     acc = acc_dtype(xp, device)
     k = centres.shape[0]
-    fused = fused_lloyd_step(xp)
+    fused = fused_lloyd_step(xp, device)
     if fused is not None and weights is None:
         weights_or_ones = xp.ones((X.shape[0],), dtype=X.dtype, device=device)
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 
-from .._backend import backend_name
+from .._backend import backend_name, is_cpu
 from .._config import get_config
 from . import _portable
 
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _FAST_PATHS = {
-    "nearest_centre": {"numpy": "_numpy"},
+    "nearest_centre": {"numpy": "_numpy", "torch": "_torch"},
     "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
@@ -36,7 +36,7 @@ _FAST_PATHS = {
     "connected_components": {"numpy": "_numpy"},
     # Fused E+M step: fast path only; the loop composes the two primitives
     # above where a backend has none.
-    "lloyd_step": {"numpy": "_numpy"},
+    "lloyd_step": {"numpy": "_numpy", "torch": "_torch"},
 }
 
 
@@ -64,13 +64,16 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     return _impl("grouped_sum", xp)(X, labels, weights, n_groups, xp=xp)
 
 
-def fused_lloyd_step(xp):
+def fused_lloyd_step(xp, device):
     """The backend's fused Lloyd iteration, or None where the loop composes one.
 
     A fused step ``(X, weights, centres, *, xp) -> (labels, new_centres,
     weight_per_cluster)`` also relocates empty clusters, as the loop does.
+    The ones registered run scikit-learn's compiled kernel, on arrays in host
+    memory only.
     """
-    return _impl("lloyd_step", xp)
+    impl = _impl("lloyd_step", xp)
+    return impl if impl is not None and is_cpu(xp, device) else None
 
 
 def k_smallest(D, k, *, xp):

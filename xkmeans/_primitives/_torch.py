@@ -1,8 +1,36 @@
-"""PyTorch fast paths: ``index_add_`` for grouped sums."""
+"""PyTorch fast paths: ``index_add_`` for grouped sums, ``topk``, CSR products.
+
+Tensors in host memory (``device.type == 'cpu'``) share that memory with
+NumPy at no cost, so the nearest-centre search and the fused Lloyd step run
+the NumPy fast paths on views of them: no copy, no change of device. CUDA
+tensors take the portable path.
+"""
 
 from __future__ import annotations
 
 from .._backend import acc_dtype, get_device
+from . import _numpy, _portable
+
+
+def _view(t):
+    """A NumPy view of a CPU tensor (no copy; gradients are not tracked)."""
+    return None if t is None else t.detach().numpy()
+
+
+def nearest_centre(X, C, *, xp, x_sq=None):
+    if X.device.type != "cpu":
+        return _portable.nearest_centre(X, C, xp=xp, x_sq=x_sq)
+    import torch
+
+    labels, dist2 = _numpy.nearest_centre(_view(X), _view(C), xp=xp)
+    return torch.from_numpy(labels), torch.from_numpy(dist2)
+
+
+def lloyd_step(X, weights, centres, *, xp):
+    import torch
+
+    labels, new, counts = _numpy.lloyd_step(_view(X), _view(weights), _view(centres), xp=xp)
+    return torch.from_numpy(labels), torch.from_numpy(new), torch.from_numpy(counts)
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
