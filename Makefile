@@ -23,8 +23,14 @@ demo: venv $(VENV)/.demo-installed
 	@echo "outputs in $(DEMO_OUT)/"
 
 # Pillow, tqdm (image) and matplotlib (plot); already there with the test extras.
+# On a machine with an NVIDIA GPU, also CuPy for its CUDA version (tools/cuda_extra.sh);
+# if that install fails, the demo runs on the CPU and says why.
 $(VENV)/.demo-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[image,plot]'
+	@extra=$$(tools/cuda_extra.sh $(BIN)/python); if [ -n "$$extra" ]; then \
+		echo "NVIDIA GPU found: installing xkmeans[$$extra] (CuPy)"; \
+		$(BIN)/python -m pip install --quiet -e ".[$$extra]" || \
+			echo "CuPy could not be installed; the demo runs on the CPU"; fi
 	touch $@
 
 test: venv
