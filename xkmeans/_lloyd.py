@@ -110,7 +110,7 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
                 )
             break
         labels_old = labels
-    if not strict or dist2 is None:
+    if not strict or fused is not None:
         # Labels must match the returned centres; the fused step gives no distances.
         labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
     inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
