@@ -22,7 +22,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 "$PY" -c "import xkmeans, numpy, sklearn; print('xkmeans from', xkmeans.__file__)" || exit 1
 
 echo "== CuPy / CUDA tests"
-timeout 120 "$PY" -m pytest -q tests -k "cupy or cuda" -p no:cacheprovider
+timeout 120 "$PY" -m pytest -q tests -k "cupy or cuda" -p no:cacheprovider --continue-on-collection-errors
 tests_rc=$?
 [ "$tests_rc" = 5 ] && tests_rc=0  # no test selected is not a failure here
 
