@@ -218,6 +218,14 @@ class KMeans(_CentresMixin, BaseEstimator):
     to the host (changed labels, centre shift, empty clusters). Random draws
     are made on the host and moved to the device.
 
+    On NumPy (and PyTorch CPU tensors, through zero-copy views) each
+    iteration runs scikit-learn's compiled, multi-threaded Lloyd step, so
+    speed and results match :class:`sklearn.cluster.KMeans` from the same
+    initial centres; like it, float32 data are summed in float32 there.
+    Other backends accumulate the cluster sums in float64 where the device
+    has it. ``xkmeans.config_context(fast_paths=False)`` runs the portable
+    Array API code instead.
+
     Memory: distances are computed in row chunks sized from
     ``xkmeans.set_config(working_memory=...)`` (MiB), so no
     ``n_samples x n_clusters`` matrix is held, except the one ``transform``
