@@ -270,3 +270,10 @@ def test_output_under_a_file_is_a_usage_error(tmp_path, photo, capsys):
     before = sorted(os.listdir(tmp_path))
     code, _, err = _main(["quantize", photo, "-k", "4", "-o", blocker / "out.png"], capsys)
     _assert_failed(code, err, 2, "is not a folder", tmp_path, before)
+
+
+@pytest.mark.parametrize("name", ["out.jpg", "out"])
+def test_output_must_be_a_png(tmp_path, photo, capsys, name):
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = _main(["quantize", photo, "-k", "4", "-o", tmp_path / name], capsys)
+    _assert_failed(code, err, 2, "should end in .png", tmp_path, before)

@@ -48,7 +48,8 @@ sizes, time per stage, and the device used. A progress bar goes to stderr
 when it is a terminal.
 
 Exit status: 0 success; 2 usage error (bad option, -k out of 1..256, missing
-input, output folder missing, output would overwrite the input); 1 failure
+input, output folder missing, output not named .png, output would overwrite
+the input); 1 failure
 (input not a readable image, output not writable, GPU unavailable). On
 failure no output file is left behind.
 """
@@ -95,8 +96,8 @@ def _build_parser():
     q.add_argument("-k", "--colors", type=int, default=16, metavar="N",
                    help="palette size, 1..256 (default: 16)")
     q.add_argument("-o", "--output", metavar="OUTPUT",
-                   help="PNG to write (default: INPUTNAME-kN.png in the current folder); "
-                        "never the input itself")
+                   help="PNG to write, ending in .png (default: INPUTNAME-kN.png in the "
+                        "current folder); never the input itself")
     q.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto",
                    help="cpu: NumPy; gpu: CuPy on the current CUDA device (error if CuPy or "
                         "a GPU is missing); auto: the GPU when CuPy and a device are present, "
@@ -403,6 +404,12 @@ def _quantize_command(args, out):
         stem = os.path.splitext(os.path.basename(input_path))[0]
         output = f"{stem}-k{args.colors}.png"
     _check_output_path(output, input_path, "output")
+    if os.path.splitext(output)[1].lower() != ".png":
+        msg = (
+            f"output {output!r} should end in .png: the command writes an indexed PNG; "
+            "convert it afterwards for another format."
+        )
+        raise CommandError(msg, code=2)
     for what, fig in (("--compare figure", args.compare), ("--scatter figure", args.scatter)):
         if fig is not None:
             _check_output_path(fig, input_path, what)
