@@ -277,3 +277,9 @@ def test_output_must_be_a_png(tmp_path, photo, capsys, name):
     before = sorted(os.listdir(tmp_path))
     code, _, err = _main(["quantize", photo, "-k", "4", "-o", tmp_path / name], capsys)
     _assert_failed(code, err, 2, "should end in .png", tmp_path, before)
+
+
+def test_negative_seed_is_a_usage_error(tmp_path, photo):
+    before = sorted(os.listdir(tmp_path))
+    r = run("quantize", photo, "--seed", "-1", "-o", tmp_path / "o.png")
+    _assert_failed(r.returncode, r.stderr, 2, "should be an integer >= 0", tmp_path, before)

@@ -503,6 +503,8 @@ def main(argv=None):
         if not 1 <= args.colors <= 256:
             parser.error(f"argument -k/--colors: N={args.colors} should be in 1..256 "
                          "(a PNG palette holds at most 256 colours).")
+        if args.seed < 0:
+            parser.error(f"argument --seed: S={args.seed} should be an integer >= 0.")
         try:
             return _quantize_command(args, sys.stdout)
         except CommandError as e:
