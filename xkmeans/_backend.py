@@ -202,6 +202,9 @@ def check_random_state(seed) -> np.random.Generator:
     advances it like scikit-learn's estimators do).
     """
     if seed is None or isinstance(seed, numbers.Integral):
+        if seed is not None and seed < 0:
+            msg = f"random_state={seed!r} should be None, an int >= 0 or a Generator."
+            raise ValueError(msg)
         return np.random.default_rng(seed)
     if isinstance(seed, np.random.Generator):
         return seed
