@@ -134,3 +134,14 @@ def test_sklearn_kernels_and_arpack_on_numpy():
         ref = SKSpectral(3, random_state=0, **kw).fit(X).labels_
         sc = SpectralClustering(3, random_state=0, **kw).fit(X)
         assert adjusted_rand_score(ref, sc.labels_) >= 0.98
+
+
+def test_noisy_connected_moons_agree_with_sklearn(backend):
+    """A connected graph with close small eigenvalues: the solver must pick the right ones."""
+    X, _ = make_moons(3000, noise=0.1, random_state=0)
+    X = X.astype(backend.dtype)
+    ref = SKSpectral(2, affinity="nearest_neighbors", random_state=0).fit(X).labels_
+    for solver in (None, "lobpcg"):
+        sc = SpectralClustering(2, affinity="nearest_neighbors", eigen_solver=solver,
+                                random_state=0).fit(backend.asarray(X))
+        assert adjusted_rand_score(ref, backend.to_numpy(sc.labels_)) >= 0.98, solver

@@ -22,6 +22,7 @@ __all__ = [
     "fused_lloyd_step",
     "grouped_sum",
     "k_smallest",
+    "laplacian_eigsh_fast",
     "nearest_centre",
     "self_kneighbors",
     "sq_distances",
@@ -34,6 +35,9 @@ _FAST_PATHS = {
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "self_kneighbors": {"numpy": "_numpy"},
     "connected_components": {"numpy": "_numpy"},
+    # Shift-invert eigensolver for the normalized Laplacian: fast path only;
+    # elsewhere the spectral embedding runs LOBPCG (Array API).
+    "laplacian_eigsh": {"numpy": "_numpy"},
     # Fused E+M step: fast path only; the loop composes the two primitives
     # above where a backend has none.
     "lloyd_step": {"numpy": "_numpy", "torch": "_torch"},
@@ -74,6 +78,17 @@ def fused_lloyd_step(xp, device):
     """
     impl = _impl("lloyd_step", xp)
     return impl if impl is not None and is_cpu(xp, device) else None
+
+
+def laplacian_eigsh_fast(xp):
+    """The backend's shift-invert Laplacian eigensolver, or None (use LOBPCG).
+
+    ``(indptr, indices, data, dinv, n_vectors, v0, tol, *, xp) -> vectors``:
+    the eigenvectors of the smallest eigenvalues of I - D^-1/2 A D^-1/2, for
+    A given by CSR arrays with an empty diagonal and dinv = D^-1/2, in
+    ascending order of eigenvalue.
+    """
+    return _impl("laplacian_eigsh", xp)
 
 
 def k_smallest(D, k, *, xp):

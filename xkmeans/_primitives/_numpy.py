@@ -198,3 +198,21 @@ def connected_components(indptr, indices, *, xp):
     A = sp.csr_matrix((np.ones(indices.shape[0], np.int8), indices, indptr), shape=(n, n))
     n_comp, labels = cc(A, directed=False)
     return int(n_comp), labels.astype(np.int64)
+
+
+def laplacian_eigsh(indptr, indices, data, dinv, n_vectors, v0, tol, *, xp):
+    """scikit-learn's spectral-embedding solver: ARPACK in shift-invert mode.
+
+    Eigenvalues of L = I - D^-1/2 A D^-1/2 nearest a small negative shift
+    (sigma = -1e-5, as scikit-learn uses: L is singular at 0), from a sparse LU
+    factorisation of L - sigma I; returned in ascending order.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import eigsh
+
+    n = dinv.shape[0]
+    A = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    scale = sp.diags(dinv)
+    laplacian = (sp.eye(n, format="csr") - scale @ A @ scale).tocsr()
+    vals, vecs = eigsh(laplacian, k=n_vectors, sigma=-1e-5, which="LM", tol=tol, v0=v0)
+    return vecs[:, np.argsort(vals)]
