@@ -145,3 +145,12 @@ def test_noisy_connected_moons_agree_with_sklearn(backend):
         sc = SpectralClustering(2, affinity="nearest_neighbors", eigen_solver=solver,
                                 random_state=0).fit(backend.asarray(X))
         assert adjusted_rand_score(ref, backend.to_numpy(sc.labels_)) >= 0.98, solver
+
+
+def test_rbf_above_the_dense_eigh_size_agrees_with_sklearn(backend):
+    """n > 1000 with a dense RBF affinity runs LOBPCG on a dense operator."""
+    X, _ = make_circles(1500, factor=0.5, noise=0.05, random_state=0)
+    X = X.astype(backend.dtype)
+    ref = SKSpectral(2, affinity="rbf", gamma=5.0, random_state=0).fit(X).labels_
+    sc = SpectralClustering(2, affinity="rbf", gamma=5.0, random_state=0).fit(backend.asarray(X))
+    assert adjusted_rand_score(ref, backend.to_numpy(sc.labels_)) >= 0.98

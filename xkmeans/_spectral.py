@@ -129,19 +129,23 @@ def lobpcg(op, X, *, Y=None, tol, maxiter, n_wanted, xp):
         lam, C = xp.linalg.eigh(0.5 * (H + H.T))
         X, AX, lam = X @ C[:, :b], AX @ C[:, :b], lam[:b]
         R = AX - X * lam[None, :]
-        res = to_numpy(xp.linalg.vector_norm(R[:, :n_wanted], axis=0))
-        if np.all(res < tol):
+        res = to_numpy(xp.linalg.vector_norm(R, axis=0))
+        if np.all(res[:n_wanted] < tol):
             converged = True
             break
         if not np.all(np.isfinite(res)):
             # Below the dtype's rounding floor the basis degenerates: stop
             # (the caller warns) rather than iterate on infinities.
             break
-        W = project(R)
+        # Soft locking: converged columns add no search directions. Their
+        # residuals are rounding noise, and normalising noise (and the
+        # matching P columns) made the iteration blow up on dense RBF graphs.
+        active = xp.asarray(np.flatnonzero(res >= tol), device=get_device(X))
+        W = project(xp.take(R, active, axis=1))
         parts, aparts = [X, W], [AX, op(W)]
         if P is not None:
-            parts.append(P)
-            aparts.append(AP)
+            parts.append(xp.take(P, active, axis=1))
+            aparts.append(xp.take(AP, active, axis=1))
         Q, AQ = _orthonormal_basis(xp.concat(parts, axis=1), xp.concat(aparts, axis=1),
                                    xp=xp, rtol=rtol)
         H = Q.T @ AQ
