@@ -104,6 +104,16 @@ def check_finite(a, *, xp, what: str):
         raise ValueError(msg)
 
 
+def _beside(a, X, *, xp, device):
+    """``a`` as an array next to X: an array must share X's library and device
+    (``MixedArrayError`` otherwise); lists and scalars are converted onto it."""
+    if array_api_compat.is_array_api_obj(a):
+        get_namespace(X, a)
+        get_device(X, a)
+        return a
+    return xp.asarray(np.asarray(a), device=device)
+
+
 def check_sample_weight(sample_weight, X, *, xp, device):
     """Validate ``sample_weight``; ``None`` means equal weights and stays None.
 
@@ -116,12 +126,7 @@ def check_sample_weight(sample_weight, X, *, xp, device):
     n = X.shape[0]
     if isinstance(sample_weight, numbers.Number):
         return xp.full((n,), float(sample_weight), dtype=X.dtype, device=device)
-    if array_api_compat.is_array_api_obj(sample_weight):
-        get_namespace(X, sample_weight)
-        get_device(X, sample_weight)
-        sw = sample_weight
-    else:
-        sw = xp.asarray(np.asarray(sample_weight), device=device)
+    sw = _beside(sample_weight, X, xp=xp, device=device)
     if sw.ndim != 1 or sw.shape[0] != n:
         msg = f"sample_weight.shape == {tuple(sw.shape)}, expected ({n},)!"
         raise ValueError(msg)
@@ -142,12 +147,7 @@ def check_sample_weight(sample_weight, X, *, xp, device):
 
 def check_centres(centres, X, n_clusters, *, xp, device, what="init"):
     """Validate an explicit array of initial centres against X."""
-    if array_api_compat.is_array_api_obj(centres):
-        get_namespace(X, centres)
-        get_device(X, centres)
-        C = centres
-    else:
-        C = xp.asarray(np.asarray(centres), device=device)
+    C = _beside(centres, X, xp=xp, device=device)
     if C.ndim != 2 or C.shape[0] != n_clusters or C.shape[1] != X.shape[1]:
         msg = (
             f"The shape of the initial centers {tuple(C.shape)} does not match the "
