@@ -138,3 +138,43 @@ def blobs(n=300, d=2, centres=4, seed=0, spread=0.5, scale=10.0):
     c = rng.normal(scale=scale, size=(centres, d))
     lab = rng.integers(centres, size=n)
     return c[lab] + rng.normal(scale=spread, size=(n, d)), lab
+
+
+def rounding_bound(X, C, dtype):
+    """Per (row, centre) bound on the rounding error of |x|^2 - 2 x.c + |c|^2 in ``dtype``.
+
+    Each term and the d-term dot product round; a safe bound is about
+    (d + 4) ulps of (|x| + |c|)^2. Distances closer than this are a tie at
+    the dtype's precision: either centre is a right answer.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    C = np.asarray(C, dtype=np.float64)
+    eps = np.finfo(dtype).eps
+    scale = (np.linalg.norm(X, axis=1)[:, None] + np.linalg.norm(C, axis=1)[None, :]) ** 2
+    return (X.shape[1] + 4) * eps * scale
+
+
+def assert_labels_up_to_ties(X, C, got, expected, dtype):
+    """Labels equal, except where both centres are nearest up to ``dtype`` rounding.
+
+    Where they differ, the exact (float64, direct) distances to the two
+    centres must be within the rounding bound of each other and of the
+    minimum; identical centres must give the same (lowest) index.
+    """
+    got, expected = np.asarray(got), np.asarray(expected)
+    diff = np.flatnonzero(got != expected)
+    if diff.size == 0:
+        return
+    X = np.asarray(X, dtype=np.float64)[diff]
+    C = np.asarray(C, dtype=np.float64)
+    exact = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    bound = rounding_bound(X, C, dtype)
+    rows = np.arange(diff.size)
+    g, e = got[diff], expected[diff]
+    best = exact.min(axis=1)
+    ok = (exact[rows, g] - best <= bound[rows, g]) & (exact[rows, e] - best <= bound[rows, e])
+    ok &= ~np.all(C[g] == C[e], axis=1)  # identical centres are not a tie: lowest index
+    assert ok.all(), (
+        f"{(~ok).sum()} labels differ beyond rounding ties, e.g. row {diff[~ok][0]}: "
+        f"{g[~ok][0]} vs {e[~ok][0]}"
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
+from conftest import assert_labels_up_to_ties
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,12 +42,39 @@ def test_nearest_centre_fast_equals_portable(backend, n, d, k, duplicates):
         lab_ref, d_ref = nearest_centre(Xb, Cb, xp=xp)
     backend.check_array(lab_fast, shape=(n,))
     backend.check_array(d_fast, dtype=backend.dtype, shape=(n,))
-    np.testing.assert_array_equal(backend.to_numpy(lab_fast), backend.to_numpy(lab_ref))
+    lab_fast, lab_ref = backend.to_numpy(lab_fast), backend.to_numpy(lab_ref)
+    # Same labels up to ties at the dtype's rounding; both an argmin of the
+    # exact distances up to the same ties.
+    Xd, Cd = X.astype(backend.dtype), C.astype(backend.dtype)
+    assert_labels_up_to_ties(Xd, Cd, lab_fast, lab_ref, backend.dtype)
+    exact = ((Xd[:, None, :].astype(float) - Cd[None, :, :]) ** 2).sum(-1)
+    assert_labels_up_to_ties(Xd, Cd, lab_fast, exact.argmin(1), backend.dtype)
     np.testing.assert_allclose(backend.to_numpy(d_fast), backend.to_numpy(d_ref),
                                rtol=backend.rtol, atol=backend.rtol)
-    # And both are right: the argmin of exact distances (ties aside).
-    exact = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
     np.testing.assert_allclose(backend.to_numpy(d_fast), exact.min(1), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("d", [1, 3, 17])
+def test_identical_centres_give_lowest_index(backend, fast, d):
+    # Several copies of each centre, scattered among 40 columns: whatever the
+    # BLAS kernel rounds, every point goes to the first copy of its centre.
+    rng = np.random.default_rng(d)
+    base = rng.normal(size=(8, d))
+    pick = np.concatenate([np.arange(8), rng.integers(0, 8, size=32)])
+    rng.shuffle(pick)
+    C = base[pick]
+    X = np.concatenate([base[pick], base[pick] + 1e-3 * rng.normal(size=(40, d))])
+    first_copy = np.array([np.flatnonzero(pick == p)[0] for p in range(8)])
+    nearest_base = ((X[:, None, :] - base[None, :, :]) ** 2).sum(-1).argmin(1)
+    import array_api_compat
+
+    Xb, Cb = backend.asarray(X), backend.asarray(C)
+    xp = array_api_compat.array_namespace(Xb)
+    with config_context(fast_paths=fast):
+        lab, dist2 = nearest_centre(Xb, Cb, xp=xp)
+    np.testing.assert_array_equal(backend.to_numpy(lab), first_copy[nearest_base])
+    assert np.all(backend.to_numpy(dist2)[:40] <= 1e-5)
 
 
 @pytest.mark.parametrize("n,d,k", SHAPES)
@@ -109,6 +138,37 @@ def test_labels_are_argmin_of_distances(n, d, k, seed):
     exact = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
     chosen = exact[np.arange(n), lab]
     np.testing.assert_allclose(chosen, exact.min(1), rtol=1e-9, atol=1e-9)
+
+
+def test_without_sklearn_kernel_portable_answers_and_warns_once(monkeypatch):
+    # scikit-learn's compiled Lloyd kernel is private: if it is gone (or its
+    # signature changed), KMeans gives the same answer and says why, once.
+    from conftest import blobs
+    from sklearn.cluster import KMeans as SKKMeans
+
+    import xkmeans
+    from xkmeans import _primitives
+    from xkmeans._primitives import _numpy
+
+    X, _ = blobs(n=400, d=3, centres=5, seed=3)
+    init = X[:5]
+    ref = SKKMeans(5, init=init, n_init=1).fit(X)
+    monkeypatch.setitem(sys.modules, "sklearn.cluster._k_means_lloyd", None)
+    _numpy._sklearn_kernel.cache_clear()
+    _primitives._resolve.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            km = xkmeans.KMeans(5, init=init, n_init=1).fit(X)
+            xkmeans.KMeans(5, init=init, n_init=1).fit(X)
+        said = [w for w in record if "compiled Lloyd kernel" in str(w.message)]
+        assert len(said) == 1 and said[0].category is RuntimeWarning
+        assert _primitives._impl("lloyd_step", np) is None
+        np.testing.assert_array_equal(km.labels_, ref.labels_)
+        np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-10)
+    finally:
+        _numpy._sklearn_kernel.cache_clear()
+        _primitives._resolve.cache_clear()
 
 
 def test_import_does_not_import_cupy_or_torch():

@@ -11,7 +11,7 @@ primitives.
 from __future__ import annotations
 
 from ._backend import acc_dtype, get_device, to_numpy
-from ._primitives import fused_lloyd_step, grouped_sum, nearest_centre
+from ._primitives import fused_lloyd_step, grouped_sum, has_identical_rows, nearest_centre
 
 
 def weighted_total(v, weights, *, xp, acc):
@@ -71,7 +71,11 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
     n_iter = 0
     for i in range(max_iter):
         n_iter = i + 1
-        if fused is not None:
+        # The fused kernel's BLAS breaks ties between identical centres by
+        # rounding, which depends on the CPU; the composed step gives the
+        # first of them, everywhere. (Host arrays: the check costs O(k d).)
+        use_fused = fused is not None and not has_identical_rows(centres, xp=xp)
+        if use_fused:
             # Relocates empty clusters itself.
             labels, new, counts = fused(X, weights_or_ones, centres, xp=xp)
             dist2 = None
@@ -87,7 +91,7 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
         )
         n_empty = xp.sum(xp.astype(counts == 0, acc))
         stats = to_numpy(xp.stack([changed, shift, n_empty]))
-        if stats[2] > 0 and fused is None:
+        if stats[2] > 0 and not use_fused:
             sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
             stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))

@@ -21,6 +21,7 @@ __all__ = [
     "csr_matmul",
     "fused_lloyd_step",
     "grouped_sum",
+    "has_identical_rows",
     "k_smallest",
     "laplacian_eigsh_fast",
     "nearest_centre",
@@ -49,7 +50,14 @@ def _resolve(name: str, backend: str):
     module = _FAST_PATHS[name].get(backend)
     if module is None:
         return getattr(_portable, name, None)
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    mod = importlib.import_module(f".{module}", __name__)
+    # A fast path may depend on something that is missing at run time (a
+    # private scikit-learn kernel, a GPU compiler): then the portable path
+    # answers, and the module has said why, once.
+    unavailable = getattr(mod, "unavailable", None)
+    if unavailable is not None and unavailable(name):
+        return getattr(_portable, name, None)
+    return getattr(mod, name)
 
 
 def _impl(name: str, xp):
@@ -59,8 +67,25 @@ def _impl(name: str, xp):
 
 
 def nearest_centre(X, C, *, xp, x_sq=None):
-    """Nearest centre per row: ``(labels, squared distances)``; see ``_portable``."""
-    return _impl("nearest_centre", xp)(X, C, xp=xp, x_sq=x_sq)
+    """Nearest centre per row: ``(labels, squared distances)``; see ``_portable``.
+
+    The tie rule holds on every backend and CPU: among identical centres the
+    lowest index wins. A matrix product rounds x.c differently for different
+    columns (by BLAS kernel and CPU), so identical centres can get distances
+    one ulp apart; labels are mapped to the first of identical centres.
+    Distinct centres whose distances differ by less than the dtype's rounding
+    are a genuine tie: any of them is a right answer.
+    """
+    impl = _impl("nearest_centre", xp)
+    labels, dist2 = impl(X, C, xp=xp, x_sq=x_sq)
+    if impl not in _EXACT_TIE_PATHS:
+        labels = _portable.first_of_identical(labels, C, xp=xp)
+    return labels, dist2
+
+
+# Paths that compute every centre's distance by the same arithmetic (own
+# kernels, no BLAS), so identical centres tie exactly and the first wins.
+_EXACT_TIE_PATHS: set = set()
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
@@ -78,6 +103,11 @@ def fused_lloyd_step(xp, device):
     """
     impl = _impl("lloyd_step", xp)
     return impl if impl is not None and is_cpu(xp, device) else None
+
+
+def has_identical_rows(C, *, xp) -> bool:
+    """True if two rows of a small array are identical (reads C back)."""
+    return _portable.identical_row_map(C, xp=xp) is not None
 
 
 def laplacian_eigsh_fast(xp):

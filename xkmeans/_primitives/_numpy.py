@@ -3,10 +3,54 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
 from .._backend import chunk_rows, row_chunks
+
+# Fast paths that run scikit-learn's private compiled Lloyd kernel.
+_NEEDS_SKLEARN_KERNEL = ("nearest_centre", "lloyd_step")
+
+
+def unavailable(name: str) -> bool:
+    """True if fast path ``name`` cannot run here (the registry then uses the portable one)."""
+    return name in _NEEDS_SKLEARN_KERNEL and _sklearn_kernel() is None
+
+
+@functools.cache
+def _sklearn_kernel():
+    """scikit-learn's ``lloyd_iter_chunked_dense`` if it imports and behaves, else None.
+
+    It is private: any release may move it or change its signature. A tiny
+    problem with a known answer checks both; on failure the portable path
+    gives the same answer more slowly, and a warning says so once.
+    """
+    try:
+        from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        X = np.array([[0.0], [2.0], [10.0]])
+        new, counts = np.empty((2, 1)), np.empty(2)
+        labels, shift = np.empty(3, dtype=np.int32), np.empty(2)
+        lloyd_iter_chunked_dense(X, np.ones(3), np.array([[0.5], [9.0]]), new, counts,
+                                 labels, shift, 1)
+        if labels.tolist() != [0, 0, 1] or new.ravel().tolist() != [1.0, 10.0]:
+            msg = f"unexpected result labels={labels.tolist()}, centres={new.ravel().tolist()}"
+            raise ValueError(msg)
+        _openmp_effective_n_threads()
+    except Exception as e:  # noqa: BLE001 - any failure means "do not use it"
+        warnings.warn(
+            "xkmeans could not use scikit-learn's compiled Lloyd kernel "
+            f"(sklearn.cluster._k_means_lloyd, private; {type(e).__name__}: {e}). "
+            "KMeans on NumPy and PyTorch CPU arrays gives the same results through "
+            "the portable path, several times slower. Installing a scikit-learn "
+            "version that xkmeans supports restores the fast path.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return lloyd_iter_chunked_dense
 
 
 def nearest_centre(X, C, *, xp, x_sq=None):
@@ -17,8 +61,7 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     directly as |x - c|^2, one O(n d) pass instead of NumPy's several passes
     over an n x k tile.
     """
-    from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
-
+    lloyd_iter_chunked_dense = _sklearn_kernel()
     n, k = X.shape[0], C.shape[0]
     X = np.ascontiguousarray(X)
     C = np.ascontiguousarray(C, dtype=X.dtype)
@@ -73,8 +116,7 @@ def lloyd_step(X, weights, centres, *, xp):
 
     Returns ``(labels, new_centres, weight_per_cluster)``.
     """
-    from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
-
+    lloyd_iter_chunked_dense = _sklearn_kernel()
     n, k = X.shape[0], centres.shape[0]
     X = np.ascontiguousarray(X)
     old = np.ascontiguousarray(centres, dtype=X.dtype)

@@ -5,7 +5,9 @@ Every fast path in the sibling modules must give the same answer as these.
 
 from __future__ import annotations
 
-from .._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
+import numpy as np
+
+from .._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
 
 
 def sq_distances(X, C, *, xp, x_sq=None, c_sq=None):
@@ -51,6 +53,45 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     if len(labels) == 1:
         return labels[0], dist2[0]
     return xp.concat(labels), xp.concat(dist2)
+
+
+def identical_row_map(C, *, xp):
+    """For each row of a small host array, the index of the first identical row.
+
+    Returns a NumPy integer array of shape (n_rows,), or None when all rows
+    differ (the common case). ``-0.0`` and ``0.0`` count as equal, as they
+    give equal distances. Reads ``C`` back to the host.
+    """
+    rows = to_numpy(C) + 0.0  # a copy with -0.0 turned into 0.0
+    if rows.shape[0] < 2:
+        return None
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    if first.shape[0] == rows.shape[0]:
+        return None
+    return first[inverse.reshape(-1)]
+
+
+def first_of_identical(labels, C, *, xp):
+    """``labels`` with each centre index replaced by the first identical centre's.
+
+    Host arrays are checked on the host (nothing to do when all centres
+    differ); device arrays are compared on the device, in chunks of centres,
+    without a readback.
+    """
+    device = get_device(C)
+    if is_cpu(xp, device):
+        canon = identical_row_map(C, xp=xp)
+        if canon is None:
+            return labels
+        return xp.take(xp.asarray(canon, dtype=labels.dtype, device=device), labels)
+    k, d = C.shape
+    rows = chunk_rows(k, k * d, xp=xp, device=device)
+    canon = [
+        xp.argmax(xp.astype(xp.all(C[a:b, None, :] == C[None, :, :], axis=2), xp.int8), axis=1)
+        for a, b in row_chunks(k, rows)
+    ]
+    canon = canon[0] if len(canon) == 1 else xp.concat(canon)
+    return xp.take(xp.astype(canon, labels.dtype), labels)
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):

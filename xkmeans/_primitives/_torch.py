@@ -11,6 +11,8 @@ from __future__ import annotations
 from .._backend import acc_dtype, get_device
 from . import _numpy, _portable
 
+unavailable = _numpy.unavailable  # the CPU fast paths run scikit-learn's kernel
+
 
 def _view(t):
     """A NumPy view of a CPU tensor (no copy; gradients are not tracked)."""
