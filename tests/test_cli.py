@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from xkmeans import cli
+from xkmeans._backend import cupy_device
 
 PIL = pytest.importorskip("PIL.Image")
 Image = PIL
@@ -239,7 +240,7 @@ def test_more_colours_than_pixels(tmp_path, capsys):
 
 
 def test_gpu_without_cupy_is_a_clear_error(photo, tmp_path, capsys):
-    if cli._cupy_device()[0] is not None:
+    if cupy_device()[0] is not None:
         pytest.skip("a GPU is present")
     code, _, err = _main(["quantize", photo, "--device", "gpu", "-o", tmp_path / "o.png"],
                          capsys)
@@ -283,3 +284,167 @@ def test_negative_seed_is_a_usage_error(tmp_path, photo):
     before = sorted(os.listdir(tmp_path))
     r = run("quantize", photo, "--seed", "-1", "-o", tmp_path / "o.png")
     _assert_failed(r.returncode, r.stderr, 2, "should be an integer >= 0", tmp_path, before)
+
+
+# --- optional dependencies: tqdm and matplotlib missing ---------------------------------------
+
+# Runs the command in a fresh interpreter where importing any of the named top-level
+# packages raises ModuleNotFoundError, as if they were not installed.
+_WITHOUT = """
+import sys
+from importlib.abc import MetaPathFinder
+
+BLOCKED = set(sys.argv[1].split(","))
+
+
+class Block(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, Block())
+from xkmeans.cli import main
+
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def run_without(modules, *args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-c", _WITHOUT, ",".join(modules), *map(str, args)]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=120)
+
+
+def test_quantize_without_tqdm_works_without_a_bar(photo, tmp_path):
+    out = tmp_path / "o.png"
+    r = run_without(["tqdm"], "quantize", photo, "-k", "8", "-o", out, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "tqdm" not in r.stderr
+    assert "PSNR" in r.stdout
+    with Image.open(out) as im:
+        assert im.mode == "P" and len(im.getcolors()) <= 8
+    assert sorted(os.listdir(tmp_path)) == ["o.png", "photo.jpg"]
+
+
+def test_the_blocking_helper_really_hides_tqdm():
+    # Without tqdm, progress=True in the library API is an ImportError that says what to do,
+    # so the test above really ran without tqdm.
+    code = (_WITHOUT.split("from xkmeans.cli")[0]
+            + "import numpy as np\nfrom xkmeans import quantize\n"
+            + "quantize(np.zeros((4, 4, 3), np.uint8), 2, progress=True)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code, "tqdm"], capture_output=True, text=True,
+                       check=False, env=env, timeout=120)
+    assert r.returncode == 1
+    assert "ImportError: progress=True needs tqdm" in r.stderr
+    assert "pip install tqdm" in r.stderr
+
+
+@pytest.mark.parametrize("options", [["--compare"], ["--scatter"], ["--compare", "--scatter"]])
+def test_figures_without_matplotlib_fail_before_any_work(photo, tmp_path, options):
+    before = sorted(os.listdir(tmp_path))
+    args = ["quantize", photo, "-k", "4", "-o", tmp_path / "o.png", "--device", "cpu"]
+    for opt in options:
+        args += [opt, tmp_path / f"{opt.strip('-')}.png"]
+    r = run_without(["matplotlib", "mpl_toolkits"], *args)
+    _assert_failed(r.returncode, r.stderr, 1, "pip install 'xkmeans[plot]'", tmp_path, before)
+    assert f"{' and '.join(options)} needs matplotlib" in r.stderr
+    assert r.stderr.count("\n") == 1  # one line: the message, nothing else
+    assert r.stdout == ""
+
+
+def test_scatter_with_matplotlib_missing_its_3d_toolkit_fails_before_any_work(photo, tmp_path):
+    # A partial install (no mpl_toolkits) fails up front too, not after the PNG is written.
+    before = sorted(os.listdir(tmp_path))
+    r = run_without(["mpl_toolkits"], "quantize", photo, "-k", "4", "-o", tmp_path / "o.png",
+                    "--device", "cpu", "--scatter", tmp_path / "sc.png")
+    _assert_failed(r.returncode, r.stderr, 1, "--scatter needs matplotlib", tmp_path, before)
+
+
+def test_no_pillow_is_a_clear_error(photo, tmp_path):
+    before = sorted(os.listdir(tmp_path))
+    r = run_without(["PIL"], "quantize", photo, "-o", tmp_path / "o.png", "--device", "cpu")
+    _assert_failed(r.returncode, r.stderr, 1,
+                   "needs Pillow: pip install 'xkmeans[image]'", tmp_path, before)
+
+
+def test_without_tqdm_the_command_asks_for_no_bar(photo, tmp_path, capsys, monkeypatch):
+    # In-process: with tqdm hidden the command passes progress=False to the library.
+    q = sys.modules["xkmeans.quantize"]
+
+    seen = []
+    real = q._quantize
+    monkeypatch.setattr(q, "_quantize", lambda *a, **kw: seen.append(kw["progress"]) or
+                        real(*a, **kw))
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    code, out, err = _main(["quantize", photo, "-k", "4", "-o", tmp_path / "a.png",
+                            "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "PSNR" in out and "Traceback" not in err
+    assert seen == [False]
+
+
+# --- the device comes from xkmeans._backend ----------------------------------------------------
+
+def test_cli_does_not_import_cupy_itself():
+    import ast
+
+    with open(cli.__file__, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        assert not any(n.split(".")[0] in ("cupy", "cupyx", "torch") for n in names), names
+
+
+class _FakeRuntime:
+    def __init__(self, count):
+        self.count = count
+
+    def getDeviceCount(self):
+        if isinstance(self.count, Exception):
+            raise self.count
+        return self.count
+
+    def getDeviceProperties(self, i):
+        return {"name": b"Fake GPU \xff"}
+
+
+def _fake_cupy(count):
+    import types
+
+    cupy = types.ModuleType("cupy")
+    cupy.__version__ = "99.1"
+    cupy.cuda = types.SimpleNamespace(runtime=_FakeRuntime(count),
+                                      Device=lambda: types.SimpleNamespace(id=0))
+    return cupy
+
+
+@pytest.mark.parametrize(("cupy", "reason"), [
+    (None, "CuPy is not installed (pip install 'xkmeans[cuda12]' or 'xkmeans[cuda13]')"),
+    (_fake_cupy(0), "CuPy finds no CUDA device"),
+    (_fake_cupy(RuntimeError("no driver")), "CuPy finds no CUDA device (RuntimeError: no driver)"),
+])
+def test_device_messages_without_a_usable_gpu(photo, tmp_path, capsys, monkeypatch, cupy, reason):
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    assert cupy_device() == (None, reason)
+    code, _, err = _main(["quantize", photo, "--device", "gpu", "-o", tmp_path / "g.png"], capsys)
+    assert code == 1
+    assert err == f"xkmeans quantize: error: --device gpu: {reason}. Use --device cpu or auto.\n"
+    code, out, err = _main(["quantize", photo, "-k", "4", "-o", tmp_path / "a.png"], capsys)
+    assert code == 0, err
+    assert f"device    cpu (NumPy; auto: {reason})" in out
+
+
+def test_device_name_of_a_usable_gpu(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(1))
+    device, desc = cupy_device()
+    assert device.id == 0
+    assert desc == "gpu 0: Fake GPU \ufffd (CuPy 99.1)"
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans as SKKMeans
@@ -151,3 +153,18 @@ def test_minibatch_method():
 def test_default_sample_size_documented():
     assert DEFAULT_SAMPLE_SIZE == 65536
     assert "65536" in quantize.__doc__
+
+
+
+def test_progress_without_tqdm_is_a_clear_import_error(monkeypatch):
+    # tqdm is optional: progress=False never needs it; progress=True without it says what
+    # to install, before any work is done.
+    q = sys.modules["xkmeans.quantize"]
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    image, _ = _five_colours()
+    palette, indices = quantize(image, 5)
+    np.testing.assert_array_equal(dequantize(palette, indices), image)
+    monkeypatch.setattr(q, "_fit_palette", lambda *a, **k: pytest.fail("fitted without tqdm"))
+    with pytest.raises(ImportError, match=r"progress=True needs tqdm.*pip install tqdm"):
+        quantize(image, 5, progress=True)

@@ -22,6 +22,7 @@ __all__ = [
     "backend_name",
     "check_random_state",
     "chunk_rows",
+    "cupy_device",
     "default_float",
     "get_device",
     "get_namespace",
@@ -268,3 +269,29 @@ def row_chunks(n_rows: int, rows: int):
     """``(start, stop)`` pairs covering ``range(n_rows)`` in steps of ``rows``."""
     for start in range(0, n_rows, rows):
         yield start, min(start + rows, n_rows)
+
+
+def cupy_device():
+    """``(device, description)`` of CuPy's current CUDA device, or ``(None, reason)``.
+
+    ``device`` is a ``cupy.cuda.Device`` (``namespace_for_device`` gives its
+    namespace) and ``description`` reads ``"gpu 0: <name> (CuPy <version>)"``.
+    When CuPy is missing or sees no usable device, ``device`` is ``None`` and
+    ``reason`` says why in words fit for a user. CuPy is imported here, on
+    call, never when xkmeans is imported.
+    """
+    try:
+        import cupy
+    except ImportError:
+        return None, "CuPy is not installed (pip install 'xkmeans[cuda12]' or 'xkmeans[cuda13]')"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # noqa: BLE001 (any CUDA driver or runtime failure)
+        return None, f"CuPy finds no CUDA device ({type(e).__name__}: {e})"
+    if count < 1:
+        return None, "CuPy finds no CUDA device"
+    dev = cupy.cuda.Device()
+    name = cupy.cuda.runtime.getDeviceProperties(dev.id)["name"]
+    if isinstance(name, bytes):  # CuPy gives the C string as bytes
+        name = name.decode(errors="replace")
+    return dev, f"gpu {dev.id}: {name} (CuPy {cupy.__version__})"

@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from ._backend import cupy_device, namespace_for_device, to_numpy
+
 __all__ = ["main"]
 
 PROG = "xkmeans"
@@ -45,7 +47,7 @@ on the GPU (4 bytes per pixel of GPU memory).
 
 Printed: palette size, PSNR (dB, colour channels), input and output file
 sizes, time per stage, and the device used. A progress bar goes to stderr
-when it is a terminal.
+when it is a terminal and tqdm is installed (optional: pip install tqdm).
 
 Exit status: 0 success; 2 usage error (bad option, -k out of 1..256, missing
 input, output folder missing, output not named .png, output would overwrite
@@ -63,14 +65,40 @@ class CommandError(Exception):
         self.code = code
 
 
-def _require(module, extra, what):
+def _require(module, extra, what, package=None):
+    """Import ``module``, or a CommandError naming the package and the extra to install."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        msg = f"{what} needs {module.split('.')[0]}: pip install 'xkmeans[{extra}]'."
+        package = package or module.split(".")[0]
+        msg = f"{what} needs {package}: pip install 'xkmeans[{extra}]'."
         raise CommandError(msg) from e
+
+
+def _require_matplotlib(args):
+    """Fail before any work when --compare or --scatter is given without matplotlib."""
+    options = [opt for opt, fig in (("--compare", args.compare), ("--scatter", args.scatter))
+               if fig]
+    if not options:
+        return
+    what = " and ".join(options)
+    # Every module the figures use, so that a partial install fails here too.
+    modules = ["matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"]
+    if args.scatter:
+        modules.append("mpl_toolkits.mplot3d")
+    for module in modules:
+        _require(module, "plot", what, package="matplotlib")
+
+
+def _have_tqdm():
+    """True when tqdm (optional, the ``image`` extra) can draw a progress bar."""
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _build_parser():
@@ -197,33 +225,13 @@ def _umask():
 
 # --- devices ---------------------------------------------------------------
 
-def _cupy_device():
-    """``(cupy, name)`` of the current CUDA device, or a reason why not."""
-    try:
-        import cupy
-    except ImportError:
-        return None, "CuPy is not installed (pip install 'xkmeans[cuda12]' or 'xkmeans[cuda13]')"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e:  # noqa: BLE001 (any CUDA driver or runtime failure)
-        return None, f"CuPy finds no CUDA device ({type(e).__name__}: {e})"
-    if count < 1:
-        return None, "CuPy finds no CUDA device"
-    dev = cupy.cuda.Device()
-    name = cupy.cuda.runtime.getDeviceProperties(dev.id)["name"]
-    if isinstance(name, bytes):  # CuPy gives the C string as bytes
-        name = name.decode(errors="replace")
-    name = name.decode() if isinstance(name, bytes) else str(name)
-    return cupy, f"gpu {dev.id}: {name} (CuPy {cupy.__version__})"
-
-
 def _choose_device(choice):
-    """``(cupy module or None, description)``."""
+    """``(cupy.cuda.Device or None, description)``."""
     if choice == "cpu":
         return None, "cpu (NumPy)"
-    cupy, desc = _cupy_device()
-    if cupy is not None:
-        return cupy, desc
+    device, desc = cupy_device()
+    if device is not None:
+        return device, desc
     if choice == "gpu":
         msg = f"--device gpu: {desc}. Use --device cpu or auto."
         raise CommandError(msg)
@@ -233,7 +241,7 @@ def _choose_device(choice):
 # --- images ----------------------------------------------------------------
 
 def _read_image(path):
-    Image = _require("PIL.Image", "image", "reading images")
+    Image = _require("PIL.Image", "image", "reading images", package="Pillow")
     try:
         with Image.open(path) as im:
             im.load()
@@ -319,7 +327,6 @@ def _thumbnail(pixels, max_side=1024):
 
 
 def _figure():
-    _require("matplotlib", "plot", "--compare and --scatter")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -416,10 +423,9 @@ def _quantize_command(args, out):
             if _same_file(fig, output) or os.path.abspath(fig) == os.path.abspath(output):
                 msg = f"{what} {fig!r} is the same file as the output PNG."
                 raise CommandError(msg, code=2)
-    if args.compare or args.scatter:
-        _require("matplotlib", "plot", "--compare and --scatter")
-    _require("PIL.Image", "image", "xkmeans quantize")
-    cupy, device_desc = _choose_device(args.device)
+    _require_matplotlib(args)
+    _require("PIL.Image", "image", "xkmeans quantize", package="Pillow")
+    device, device_desc = _choose_device(args.device)
 
     t0 = time.perf_counter()
     pixels, fmt = _read_image(input_path)
@@ -427,7 +433,10 @@ def _quantize_command(args, out):
     h, w, c = pixels.shape
 
     t0 = time.perf_counter()
-    image = cupy.asarray(pixels) if cupy is not None else pixels
+    if device is None:
+        image = pixels
+    else:
+        image = namespace_for_device(device).asarray(pixels, device=device)
     sample_size = DEFAULT_SAMPLE_SIZE if args.sample_size is None else args.sample_size
     if sample_size < 1:
         msg = f"--sample-size {sample_size} should be >= 1."
@@ -435,12 +444,12 @@ def _quantize_command(args, out):
     try:
         palette, indices, sse = _quantize(
             image, args.colors, method=args.method, random_state=args.seed,
-            sample_size=sample_size, n_init=1, progress=not args.quiet,
+            sample_size=sample_size, n_init=1, progress=not args.quiet and _have_tqdm(),
         )
     except ValueError as e:  # e.g. fewer pixels than colours
         raise CommandError(str(e), code=2) from e
-    if cupy is not None:
-        palette, indices, sse = cupy.asnumpy(palette), cupy.asnumpy(indices), float(sse)
+    if device is not None:
+        palette, indices, sse = to_numpy(palette), to_numpy(indices), float(sse)
         del image
     t_quant = time.perf_counter() - t0
     psnr_db = _psnr_from_sse(float(sse), h * w * 3, 255.0)

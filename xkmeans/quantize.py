@@ -108,6 +108,7 @@ def _quantize(image, n_colors, *, method, random_state, sample_size, n_init, pro
             f"({sample_size}; the image has {n}). Use fewer colours or a larger sample_size."
         )
         raise ValueError(msg)
+    tqdm = _tqdm_class(progress)  # before any work: a missing tqdm fails fast
     rng = check_random_state(random_state)
     work = _work_dtype(image, xp)
     is_uint8 = image.dtype == xp.uint8
@@ -141,7 +142,7 @@ def _quantize(image, n_colors, *, method, random_state, sample_size, n_init, pro
     rows = chunk_rows(n, per_pixel, cap=_TILE_PIXELS)
     indices = xp.empty((n,), dtype=_index_dtype(k, xp), device=device)
     sse = xp.zeros((), dtype=acc, device=device)
-    bar = _progress_bar(n, progress)
+    bar = _progress_bar(tqdm, n)
     try:
         for a, b in row_chunks(n, rows):
             x = xp.astype(pixels[a:b, :cc], work) - offset
@@ -157,14 +158,22 @@ def _quantize(image, n_colors, *, method, random_state, sample_size, n_init, pro
     return palette, xp.reshape(indices, (h, w)), sse
 
 
-def _progress_bar(total, progress):
+def _tqdm_class(progress):
+    """tqdm's class when a bar is asked for, else None (tqdm is an optional dependency)."""
     if not progress:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError as e:
-        msg = "progress=True needs tqdm: pip install 'xkmeans[image]'."
+        msg = ("progress=True needs tqdm, an optional dependency: pip install tqdm "
+               "(or 'xkmeans[image]'), or pass progress=False.")
         raise ImportError(msg) from e
+    return tqdm
+
+
+def _progress_bar(tqdm, total):
+    if tqdm is None:
+        return None
     # disable=None: no bar when stderr is not a terminal.
     return tqdm(total=total, unit="px", unit_scale=True, desc="assigning pixels",
                 file=sys.stderr, disable=None, leave=False)
@@ -207,7 +216,9 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
         Restarts of the palette fit; the lowest inertia wins.
     progress : bool, default=False
         Show a tqdm progress bar on stderr while pixels are assigned
-        (needs the ``image`` extra; hidden when stderr is not a terminal).
+        (hidden when stderr is not a terminal). tqdm is optional (the
+        ``image`` extra installs it); without it ``progress=True`` raises
+        ``ImportError`` before any work is done.
 
     Returns
     -------
