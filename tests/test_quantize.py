@@ -25,16 +25,19 @@ def _five_colours(h=48, w=64, seed=0):
 def test_psnr_within_0_2_db_of_sklearn_full_fit(name):
     # Reference: scikit-learn's KMeans fitted on EVERY pixel (not the sample),
     # its centres rounded to uint8 like ours, every pixel assigned to them.
+    # Which local optimum one seed reaches depends on float rounding (BLAS
+    # kernel, CPU), so both sides are averaged over three seeds.
     img = load_sample_image(name)
     X = img.reshape(-1, 3).astype(np.float32)
-    ref = SKKMeans(16, random_state=0).fit(X)
-    pal_ref = np.clip(np.rint(ref.cluster_centers_), 0, 255).astype(np.uint8)
-    lab_ref, _ = nearest_centre(X, pal_ref.astype(np.float32), xp=np)
-    ref_db = psnr(pal_ref[lab_ref].reshape(img.shape), img)
-
-    palette, indices = quantize(img, 16, random_state=0)
-    ours = psnr(dequantize(palette, indices), img)
-    assert ours >= ref_db - 0.2, (ours, ref_db)
+    ref_db, ours_db = [], []
+    for seed in range(3):
+        ref = SKKMeans(16, random_state=seed).fit(X)
+        pal_ref = np.clip(np.rint(ref.cluster_centers_), 0, 255).astype(np.uint8)
+        lab_ref, _ = nearest_centre(X, pal_ref.astype(np.float32), xp=np)
+        ref_db.append(psnr(pal_ref[lab_ref].reshape(img.shape), img))
+        palette, indices = quantize(img, 16, random_state=seed)
+        ours_db.append(psnr(dequantize(palette, indices), img))
+    assert np.mean(ours_db) >= np.mean(ref_db) - 0.2, (ours_db, ref_db)
 
 
 def test_palette_and_indices_types():
