@@ -11,7 +11,13 @@ primitives.
 from __future__ import annotations
 
 from ._backend import acc_dtype, get_device, to_numpy
-from ._primitives import fused_lloyd_step, grouped_sum, has_identical_rows, nearest_centre
+from ._primitives import (
+    fused_lloyd_step,
+    grouped_sum,
+    has_identical_rows,
+    lloyd_plan,
+    nearest_centre,
+)
 
 
 def weighted_total(v, weights, *, xp, acc):
@@ -62,6 +68,8 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
     acc = acc_dtype(xp, device)
     k = centres.shape[0]
     fused = fused_lloyd_step(xp, device)
+    # GPU arrays: CUDA kernels, a few launches and one readback per iteration.
+    plan = lloyd_plan(X, weights, k, xp=xp, device=device) if fused is None else None
     if fused is not None and weights is None:
         weights_or_ones = xp.ones((X.shape[0],), dtype=X.dtype, device=device)
     else:
@@ -75,23 +83,31 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
         # rounding, which depends on the CPU; the composed step gives the
         # first of them, everywhere. (Host arrays: the check costs O(k d).)
         use_fused = fused is not None and not has_identical_rows(centres, xp=xp)
-        if use_fused:
+        dist2 = sums = None
+        if plan is not None:
+            # Statistics computed on the device; empty clusters left to us.
+            labels, new, counts, stats = plan.step(centres)
+        elif use_fused:
             # Relocates empty clusters itself.
             labels, new, counts = fused(X, weights_or_ones, centres, xp=xp)
-            dist2 = None
         else:
             labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
             sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
-        shift = xp.sum(xp.astype(new - centres, acc) ** 2)
-        changed = (
-            xp.asarray(float(X.shape[0]), dtype=acc, device=device)
-            if labels_old is None
-            else xp.asarray(xp.count_nonzero(labels != labels_old), dtype=acc, device=device)
-        )
-        n_empty = xp.sum(xp.astype(counts == 0, acc))
-        stats = to_numpy(xp.stack([changed, shift, n_empty]))
+        if plan is None:
+            shift = xp.sum(xp.astype(new - centres, acc) ** 2)
+            changed = (
+                xp.asarray(float(X.shape[0]), dtype=acc, device=device)
+                if labels_old is None
+                else xp.asarray(xp.count_nonzero(labels != labels_old), dtype=acc, device=device)
+            )
+            n_empty = xp.sum(xp.astype(counts == 0, acc))
+            stats = xp.stack([changed, shift, n_empty])
+        stats = to_numpy(stats).astype(float)  # the one readback of the iteration
         if stats[2] > 0 and not use_fused:
+            if sums is None:  # the device plan's labels are those of nearest_centre
+                _, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
+                sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
             sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
             stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
@@ -114,8 +130,8 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
                 )
             break
         labels_old = labels
-    if not strict or fused is not None:
-        # Labels must match the returned centres; the fused step gives no distances.
+    if not strict or fused is not None or plan is not None:
+        # Labels must match the returned centres; fused steps give no distances.
         labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
     inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
     return labels, inertia, centres, n_iter

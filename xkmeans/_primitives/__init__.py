@@ -24,13 +24,14 @@ __all__ = [
     "has_identical_rows",
     "k_smallest",
     "laplacian_eigsh_fast",
+    "lloyd_plan",
     "nearest_centre",
     "self_kneighbors",
     "sq_distances",
 ]
 
 _FAST_PATHS = {
-    "nearest_centre": {"numpy": "_numpy", "torch": "_torch"},
+    "nearest_centre": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
@@ -42,6 +43,8 @@ _FAST_PATHS = {
     # Fused E+M step: fast path only; the loop composes the two primitives
     # above where a backend has none.
     "lloyd_step": {"numpy": "_numpy", "torch": "_torch"},
+    # Device Lloyd iterations (CUDA kernels): fast path only.
+    "lloyd_plan": {"cupy": "_cupy", "torch": "_torch"},
 }
 
 
@@ -78,14 +81,11 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     """
     impl = _impl("nearest_centre", xp)
     labels, dist2 = impl(X, C, xp=xp, x_sq=x_sq)
-    if impl not in _EXACT_TIE_PATHS:
+    # Paths marked ``exact_ties`` compute every centre's distance by the same
+    # arithmetic (own kernels) or map ties themselves, so the first wins.
+    if not getattr(impl, "exact_ties", False):
         labels = _portable.first_of_identical(labels, C, xp=xp)
     return labels, dist2
-
-
-# Paths that compute every centre's distance by the same arithmetic (own
-# kernels, no BLAS), so identical centres tie exactly and the first wins.
-_EXACT_TIE_PATHS: set = set()
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
@@ -103,6 +103,20 @@ def fused_lloyd_step(xp, device):
     """
     impl = _impl("lloyd_step", xp)
     return impl if impl is not None and is_cpu(xp, device) else None
+
+
+def lloyd_plan(X, weights, n_clusters, *, xp, device):
+    """The backend's device Lloyd iteration for (X, weights), or None.
+
+    A plan's ``step(centres)`` returns ``(labels, new_centres,
+    weight_per_cluster, stats)``, ``stats`` a small device float64 array
+    [changed labels, squared centre shift, empty clusters]; empty clusters
+    are left to the loop. Only GPU arrays get one (CUDA kernels).
+    """
+    if is_cpu(xp, device):
+        return None
+    impl = _impl("lloyd_plan", xp)
+    return None if impl is None else impl(X, weights, n_clusters, xp=xp)
 
 
 def has_identical_rows(C, *, xp) -> bool:

@@ -1,32 +1,258 @@
-"""CuPy fast paths: ``cupyx.scatter_add`` for grouped sums.
+"""CuPy fast paths: CUDA kernels (``lloyd.cu``) for the E- and M-steps.
 
-The fused kernels for the E- and M-steps (issue: GPU speed near the floor)
-belong here too, behind the same signatures.
+Low dimensions (d <= 16, centres in shared memory): one fused kernel per
+iteration assigns every point, counts changed labels and adds its sums, then
+a one-block kernel turns the sums into means and the convergence statistics.
+Higher dimensions: cuBLAS GEMM tiles with a fused argmin, then the same sums
+and statistics. Sums are 64-bit fixed point (deterministic, see ``lloyd.cu``).
+Launch shapes come from ``_cuda_plan`` (plain Python, tested without a GPU).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import warnings
+
+import numpy as np
+
 from .._backend import acc_dtype, get_device
+from .._config import get_config
+from . import _cuda_plan as plan
+
+_KERNEL_PATHS = ("nearest_centre", "grouped_sum", "lloyd_plan")
+
+
+def unavailable(name: str) -> bool:
+    """True if the CUDA kernels cannot be compiled here (then the portable path runs)."""
+    return name in _KERNEL_PATHS and not _compiles()
+
+
+@functools.cache
+def source() -> str:
+    return importlib.resources.files(__package__).joinpath("lloyd.cu").read_text()
+
+
+@functools.cache
+def _compiles() -> bool:
+    try:
+        _module(_device_id(), plan.options("float32", 3)).get_function("lowd_step")
+    except Exception as e:  # noqa: BLE001 - any compiler failure: portable path, said once
+        warnings.warn(
+            f"xkmeans could not compile its CUDA kernels ({type(e).__name__}: {e}); "
+            "CuPy arrays take the portable Array API path (same results, slower). "
+            "CuPy needs NVIDIA's run-time compiler: pip install 'xkmeans[cuda12]'.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+    return True
+
+
+def _device_id() -> int:
+    import cupy
+
+    return cupy.cuda.runtime.getDevice()
+
+
+@functools.cache
+def _module(device_id: int, options: tuple):
+    # One module per device and specialisation; CuPy's disk cache keeps the
+    # compile to the first run on a machine.
+    import cupy
+
+    del device_id  # part of the cache key: modules load per device
+    return cupy.RawModule(code=source(), options=options)
+
+
+def _kernel(name, dtype, d=1, weighted=False, label="int"):
+    opts = plan.options(np.dtype(dtype).name, d, weighted, label)
+    return _module(_device_id(), opts).get_function(name)
+
+
+@functools.cache
+def _sm_count(device_id: int) -> int:
+    import cupy
+
+    return cupy.cuda.runtime.getDeviceProperties(device_id)["multiProcessorCount"]
+
+
+def _budget() -> int:
+    import cupy
+
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    return plan.gpu_budget(int(get_config()["working_memory"] * 2**20), free)
+
+
+def _contiguous(X, dtype=None):
+    import cupy
+
+    return cupy.ascontiguousarray(X if dtype is None else X.astype(dtype, copy=False))
+
+
+def _scales(X, weights):
+    """Device float64 [scale of w*x, scale of w] for the fixed-point sums."""
+    import cupy
+
+    n = X.shape[0]
+    xmax = cupy.maximum(X.max(), -X.min()) if X.size else cupy.zeros((), X.dtype)
+    wmax = cupy.abs(weights).max() if weights is not None else cupy.ones((), X.dtype)
+    vmax = cupy.stack([xmax, wmax.astype(X.dtype)])
+    scales = cupy.empty(2, dtype=np.float64)
+    _kernel("fixed_scales", X.dtype)((1,), (1,), (vmax, np.float64(max(n, 1)), scales))
+    return scales
+
+
+class _Gemm:
+    """Distances by cuBLAS GEMM tiles and a fused argmin (any d)."""
+
+    def __init__(self, X, k):
+        import cupy
+
+        self.X, self.n, self.d, self.k = X, X.shape[0], X.shape[1], k
+        self.rows = plan.gemm_rows(self.n, k, X.itemsize, _budget())
+        self.D = cupy.empty((self.rows, k), dtype=X.dtype)
+        self.canon = cupy.empty(k, dtype=np.int32)
+        self.csq = cupy.empty(k, dtype=X.dtype)
+        self.m2c = cupy.empty((k, self.d), dtype=X.dtype)
+        self.sm = _sm_count(_device_id())
+
+    def assign(self, C, labels, labels_old, changed, x_sq=None, dist2=None):
+        import cupy
+
+        X, k, d = self.X, self.k, self.d
+        _kernel("centre_prep", X.dtype)(
+            ((k + 127) // 128,), (128,), (C, np.int32(k), np.int32(d), self.canon, self.csq,
+                                          self.m2c))
+        argmin = _kernel("argmin_rows", X.dtype)
+        has_old = labels_old is not None
+        want = dist2 is not None
+        for a in range(0, self.n, self.rows):
+            b = min(a + self.rows, self.n)
+            D = self.D[: b - a]
+            cupy.matmul(X[a:b], self.m2c.T, out=D)
+            argmin((plan.warp_rows_grid(b - a, self.sm),), (plan.BLOCK,), (
+                D, self.csq, self.canon, np.int32(b - a), np.int32(k), np.int64(a),
+                labels_old if has_old else labels, np.int32(has_old), labels, np.int32(want),
+                x_sq if want else self.csq, dist2 if want else self.csq, changed))
+
+
+def nearest_centre(X, C, *, xp, x_sq=None):
+    import cupy
+
+    with get_device(X):
+        X = _contiguous(X)
+        C = _contiguous(C, X.dtype)
+        n, d = X.shape
+        k = C.shape[0]
+        labels = cupy.empty(n, dtype=np.int32)
+        dist2 = cupy.empty(n, dtype=X.dtype)
+        if n == 0:
+            return labels.astype(np.int64), dist2
+        if plan.use_lowd(k, d, X.itemsize):
+            smem = plan.lowd_smem(k, d, X.itemsize, accumulate=False)
+            grid = plan.lowd_grid(n, d, _sm_count(_device_id()))
+            _kernel("lowd_assign", X.dtype, d)(
+                (grid,), (plan.BLOCK,), (X, C, np.int64(n), np.int32(k), labels, dist2),
+                shared_mem=smem)
+        else:
+            if x_sq is None:
+                x_sq = (X * X).sum(axis=1)
+            changed = cupy.zeros(1, dtype=np.uint64)
+            _Gemm(X, k).assign(C, labels, None, changed, _contiguous(x_sq, X.dtype), dist2)
+        return labels.astype(np.int64), dist2
+
+
+nearest_centre.exact_ties = True  # strict < in index order; GEMM path maps via canon
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
     import cupy
-    import cupyx
 
     device = get_device(X)
     acc = acc_dtype(xp, device)
-    with device:  # new arrays go to X's GPU, not the current one
-        Xa = X.astype(acc, copy=False)
-        if weights is None:
-            w = cupy.ones(X.shape[0], dtype=acc)
-        else:
-            w = weights.astype(acc, copy=False)
-            Xa = Xa * w[:, None]
-        counts = cupy.zeros(n_groups, dtype=acc)
-        cupyx.scatter_add(counts, labels, w)
-        sums = cupy.zeros((n_groups, X.shape[1]), dtype=acc)
-        cupyx.scatter_add(sums, labels, Xa)
-    return sums, counts
+    with device:
+        X = _contiguous(X)
+        n, d = X.shape
+        W = None if weights is None else _contiguous(weights, X.dtype)
+        labels = _contiguous(labels)
+        if labels.dtype not in (np.int32, np.int64):
+            labels = labels.astype(np.int64)
+        scales = _scales(X, W)
+        fixed = cupy.zeros((n_groups, d + 1), dtype=np.int64)
+        if n:
+            kern = _kernel("grouped_sum_fixed", X.dtype, 1, W is not None, labels.dtype.name)
+            grid = plan.elementwise_grid(n * (d + 1), _sm_count(_device_id()))
+            kern((grid,), (plan.BLOCK,), (X, W if W is not None else X, labels, np.int64(n),
+                                          np.int32(d), scales, fixed))
+        sums = fixed[:, :d].astype(np.float64) / scales[0]
+        counts = fixed[:, d].astype(np.float64) / scales[1]
+        return sums.astype(acc, copy=False), counts.astype(acc, copy=False)
+
+
+class LloydPlan:
+    """Lloyd iterations on one (X, weights, k): buffers and launch shapes made once.
+
+    ``step(centres)`` runs one iteration in a few launches and returns
+    ``(labels, new_centres, weight_per_cluster, stats)`` with ``stats`` a device
+    float64 array [changed labels, squared centre shift, empty clusters]: the
+    one thing the loop reads back. Empty clusters are left to the loop.
+    """
+
+    def __init__(self, X, weights, k):
+        import cupy
+
+        self.device = get_device(X)
+        with self.device:
+            self.X = _contiguous(X)
+            self.W = None if weights is None else _contiguous(weights, self.X.dtype)
+            n, d = self.X.shape
+            self.n, self.d, self.k = n, d, k
+            self.plan = plan.step_plan(n, d, k, self.X.itemsize,
+                                       sm_count=_sm_count(_device_id()), budget_bytes=_budget())
+            self.scales = _scales(self.X, self.W)
+            self.acc = cupy.zeros((k, d + 1), dtype=np.int64)
+            self.changed = cupy.zeros(1, dtype=np.uint64)
+            self.labels = [cupy.empty(n, dtype=np.int32), cupy.empty(n, dtype=np.int32)]
+            self.has_old = False
+            self.gemm = None if self.plan.lowd else _Gemm(self.X, k)
+
+    def step(self, centres):
+        import cupy
+
+        X, W, k, d, n = self.X, self.W, self.k, self.d, self.n
+        weighted = W is not None
+        with self.device:
+            C = _contiguous(centres, X.dtype)
+            old, new = self.labels
+            if self.plan.lowd:
+                _kernel("lowd_step", X.dtype, d, weighted)(
+                    (self.plan.grid,), (plan.BLOCK,),
+                    (X, W if weighted else X, C, np.int64(n), np.int32(k), self.scales, old,
+                     np.int32(self.has_old), new, self.acc, self.changed),
+                    shared_mem=self.plan.smem)
+            else:
+                self.gemm.assign(C, new, old if self.has_old else None, self.changed)
+                _kernel("grouped_sum_fixed", X.dtype, 1, weighted, "int32")(
+                    (self.plan.grid,), (plan.BLOCK,),
+                    (X, W if weighted else X, new, np.int64(n), np.int32(d), self.scales,
+                     self.acc))
+            C_new = cupy.empty_like(C)
+            counts = cupy.empty(k, dtype=np.float64)
+            stats = cupy.empty(3, dtype=np.float64)
+            _kernel("finalize", X.dtype)(
+                (1,), (plan.FINAL_THREADS,),
+                (self.acc, np.int32(k), np.int32(d), self.scales, C, C_new, counts,
+                 self.changed, stats))
+            self.labels = [new, old]
+            self.has_old = True
+            return new, C_new, counts, stats
+
+
+def lloyd_plan(X, weights, k, *, xp):
+    if X.dtype not in (np.float32, np.float64):
+        return None
+    return LloydPlan(X, weights, k)
 
 
 def k_smallest(D, k, *, xp):

@@ -3,15 +3,85 @@
 Tensors in host memory (``device.type == 'cpu'``) share that memory with
 NumPy at no cost, so the nearest-centre search and the fused Lloyd step run
 the NumPy fast paths on views of them: no copy, no change of device. CUDA
-tensors take the portable path.
+tensors share their memory with CuPy through DLPack and run the CUDA kernels
+of ``_cupy`` when CuPy is installed; without it, ``addmm`` + ``min`` tiles.
 """
 
 from __future__ import annotations
 
-from .._backend import acc_dtype, get_device
+import functools
+import importlib.util
+
+from .._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
 from . import _numpy, _portable
 
 unavailable = _numpy.unavailable  # the CPU fast paths run scikit-learn's kernel
+
+
+@functools.cache
+def _cuda_kernels() -> bool:
+    """True if CUDA tensors can run the CuPy kernels (CuPy installed, kernels compile)."""
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    from . import _cupy
+
+    return not _cupy.unavailable("lloyd_plan")
+
+
+def _to_cupy(t):
+    import cupy
+
+    return None if t is None else cupy.from_dlpack(t.detach())
+
+
+def _to_torch(a):
+    import torch
+
+    return torch.from_dlpack(a)
+
+
+def _on_cuda(X) -> bool:
+    return X.device.type == "cuda"
+
+
+class _CupyPlan:
+    """The CuPy Lloyd plan on zero-copy views of CUDA tensors; tensors out."""
+
+    def __init__(self, plan):
+        self.plan = plan
+
+    def step(self, centres):
+        out = self.plan.step(_to_cupy(centres))
+        return tuple(_to_torch(a) for a in out)
+
+
+def lloyd_plan(X, weights, k, *, xp):
+    if not (_on_cuda(X) and _cuda_kernels()):
+        return None
+    from . import _cupy
+
+    plan = _cupy.lloyd_plan(_to_cupy(X), _to_cupy(weights), k, xp=xp)
+    return None if plan is None else _CupyPlan(plan)
+
+
+def _cuda_nearest_centre(X, C, x_sq):
+    """Without CuPy: |c|^2 - 2 X C^T by ``addmm`` in row tiles, ``min`` per row."""
+    import torch
+
+    n, k = X.shape[0], C.shape[0]
+    if x_sq is None:
+        x_sq = (X * X).sum(dim=1)
+    c_sq = (C * C).sum(dim=1)
+    rows = chunk_rows(n, 2 * k * itemsize(torch, X.dtype), xp=torch, device=X.device)
+    labels, dist2 = [], []
+    for a, b in row_chunks(n, rows):
+        d = torch.addmm(c_sq[None, :], X[a:b], C.T, alpha=-2)
+        v, i = d.min(dim=1)  # the first index among equal values
+        labels.append(i)
+        dist2.append((v + x_sq[a:b]).clamp_(min=0))
+    if len(labels) == 1:
+        return labels[0], dist2[0]
+    return torch.cat(labels), torch.cat(dist2)
 
 
 def _view(t):
@@ -20,6 +90,14 @@ def _view(t):
 
 
 def nearest_centre(X, C, *, xp, x_sq=None):
+    if _on_cuda(X):
+        if _cuda_kernels():
+            from . import _cupy
+
+            labels, dist2 = _cupy.nearest_centre(_to_cupy(X), _to_cupy(C), xp=xp,
+                                                 x_sq=_to_cupy(x_sq))
+            return _to_torch(labels), _to_torch(dist2)
+        return _cuda_nearest_centre(X, C, x_sq)
     if X.device.type != "cpu":
         return _portable.nearest_centre(X, C, xp=xp, x_sq=x_sq)
     import torch
@@ -36,6 +114,12 @@ def lloyd_step(X, weights, centres, *, xp):
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
+    if _on_cuda(X) and _cuda_kernels():
+        from . import _cupy  # deterministic sums (index_add_ on CUDA is not)
+
+        sums, counts = _cupy.grouped_sum(_to_cupy(X), _to_cupy(labels), _to_cupy(weights),
+                                         n_groups, xp=xp)
+        return _to_torch(sums), _to_torch(counts)
     import torch
 
     device = get_device(X)

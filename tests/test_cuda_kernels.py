@@ -1,0 +1,126 @@
+"""CUDA kernels: compiled by NVRTC on any machine; launch planning checked on the CPU.
+
+The GPU parity tests (fast == portable, determinism, ...) are in
+``test_cuda_parity.py`` and run where CuPy sees a GPU (``benchmarks/gpu_check.sh``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+
+import pytest
+
+from xkmeans._primitives import _cuda_plan as plan
+from xkmeans._primitives import _cupy
+
+
+def _nvrtc():
+    try:
+        from cuda.bindings import nvrtc
+    except ImportError:
+        return None
+    try:
+        nvrtc.nvrtcVersion()
+    except Exception:  # noqa: BLE001 - the wheel is there but its library is not
+        return None
+    return nvrtc
+
+
+def _compile(nvrtc, options):
+    err, prog = nvrtc.nvrtcCreateProgram(_cupy.source().encode(), b"lloyd.cu", 0, [], [])
+    assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS
+    opts = [o.encode() for o in options]
+    (status,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
+    _, size = nvrtc.nvrtcGetProgramLogSize(prog)
+    log = b" " * size
+    nvrtc.nvrtcGetProgramLog(prog, log)
+    nvrtc.nvrtcDestroyProgram(prog)
+    return status == nvrtc.nvrtcResult.NVRTC_SUCCESS, log.decode(errors="replace").strip("\0 \n")
+
+
+# Every dtype, weighting and label type; the dimensions where PPT changes and the ends.
+_DIMS = (1, 2, 3, 4, 5, 8, 9, plan.LOWD_MAX_DIM)
+_VARIANTS = [
+    plan.options(dtype, d, weighted, "int")
+    for dtype in ("float32", "float64") for d in _DIMS for weighted in (False, True)
+] + [plan.options(dtype, 1, w, "int64") for dtype in ("float32", "float64") for w in (0, 1)]
+
+
+@pytest.mark.parametrize("arch", plan.ARCHES)
+def test_every_kernel_compiles_with_nvrtc_without_warnings(arch):
+    nvrtc = _nvrtc()
+    if nvrtc is None:
+        pytest.skip("NVRTC not installed (pip install 'xkmeans[nvrtc]'; CI installs it)")
+    jobs = [(f"--gpu-architecture={arch}", *opts) for opts in _VARIANTS]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda o: _compile(nvrtc, o), jobs))
+    for opts, (ok, log) in zip(jobs, results):
+        assert ok, f"{' '.join(opts)}:\n{log}"
+        assert "warning" not in log.lower(), f"{' '.join(opts)}:\n{log}"
+
+
+def test_source_is_package_data_and_matches_the_plan():
+    src = _cupy.source()
+    for name in ("lowd_step", "lowd_assign", "centre_prep", "argmin_rows",
+                 "grouped_sum_fixed", "finalize", "fixed_scales"):
+        assert f'extern "C" __global__ void {name}(' in src
+    # The one-block reduction in finalize assumes exactly FINAL_THREADS threads.
+    assert re.search(rf"#define FINAL_THREADS {plan.FINAL_THREADS}\b", src)
+    assert plan.BLOCK % 32 == 0  # warp-synchronous code needs whole warps
+
+
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_lowd_shared_memory_fits_and_is_chosen_where_it_fits(itemsize):
+    for d in range(1, 40):
+        for k in (1, 2, 16, 64, 256, 1000, 1024, 4096):
+            smem = plan.lowd_smem(k, d, itemsize)
+            # Centres padded to 16 bytes, then 8-byte sums: the offset lowd_step computes.
+            assert smem == -(-k * (d + 1) * itemsize // 16) * 16 + 8 * k * (d + 1)
+            assert plan.use_lowd(k, d, itemsize) == (d <= 16 and smem <= 48 * 1024)
+    # The colour workloads take the fused kernel up to k = 256 and beyond.
+    assert plan.use_lowd(256, 3, 4) and plan.use_lowd(1024, 3, 4)
+    assert not plan.use_lowd(1024, 128, 4)
+
+
+def test_grids_cover_the_data_and_stay_bounded():
+    for n in (1, 31, 256, 1024 + 1, 16_777_216):
+        for d in (1, 3, 8, 16):
+            grid = plan.lowd_grid(n, d, sm_count=132)
+            assert 1 <= grid <= 132 * plan.BLOCKS_PER_SM
+            # Grid-stride tiles: every point is visited.
+            tile = plan.BLOCK * plan.points_per_thread(d)
+            assert grid * tile >= min(n, 132 * plan.BLOCKS_PER_SM * tile)
+        assert plan.elementwise_grid(n * 4, 132) >= 1
+        assert plan.warp_rows_grid(n, 132) >= 1
+
+
+def test_gemm_tiles_follow_the_budget():
+    assert plan.gemm_rows(1_000_000, 1024, 4, 256 << 20) == 65536
+    assert plan.gemm_rows(10, 1024, 4, 256 << 20) == 10
+    assert plan.gemm_rows(100, 10**9, 8, 1) == 1
+    # On a GPU the budget grows with free memory (capped), never below the setting.
+    assert plan.gpu_budget(256 << 20, 100 << 30) == 2 << 30
+    assert plan.gpu_budget(256 << 20, 512 << 20) == 256 << 20
+    # The embeddings workload: a handful of launches per iteration, not hundreds.
+    step = plan.step_plan(1_000_000, 128, 1024, 4, sm_count=132, budget_bytes=2 << 30)
+    assert not step.lowd and step.launches <= 8
+    step = plan.step_plan(16_777_216, 3, 256, 4, sm_count=132, budget_bytes=2 << 30)
+    assert step.lowd and step.launches == 2 and step.smem <= plan.SMEM_LIMIT
+
+
+def test_options_name_one_specialisation():
+    opts = plan.options("float32", 3, True, "int64")
+    assert "-DXK_T=float" in opts and "-DXK_DIM=3" in opts and "-DXK_WEIGHTED=1" in opts
+    assert "-DXK_LABEL=long long" in opts and "-DXK_PPT=4" in opts
+    with pytest.raises(ValueError, match="float32 or float64"):
+        plan.options("float16", 3)
+
+
+def test_cupy_module_imports_without_cupy():
+    # The fast-path module is importable (and its planning usable) on any machine;
+    # it imports CuPy only inside functions that run on CuPy arrays.
+    import sys
+
+    assert "cupy" not in sys.modules or sys.modules["cupy"] is not None
+    assert callable(_cupy.lloyd_plan) and _cupy.nearest_centre.exact_ties

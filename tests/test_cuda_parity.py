@@ -1,0 +1,126 @@
+"""CUDA kernels against the portable oracle, on CuPy and PyTorch CUDA arrays.
+
+Runs only where a GPU is present (``benchmarks/gpu_check.sh``); elsewhere every
+test here is skipped for lack of a GPU backend.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+import numpy as np
+import pytest
+from conftest import BACKENDS, assert_labels_up_to_ties, blobs
+
+import xkmeans
+from xkmeans import config_context
+from xkmeans._primitives import grouped_sum, nearest_centre
+
+GPU = [b for b in BACKENDS if b.lib == "cupy" or (b.lib == "torch" and "cuda" in b.name)]
+_PARAMS = [pytest.param(b, id=b.name) for b in GPU] or [
+    pytest.param(None, id="no-gpu", marks=pytest.mark.skip(reason="needs a GPU (CuPy or "
+                                                                   "PyTorch CUDA)"))]
+
+
+@pytest.fixture(params=_PARAMS)
+def gpu(request):
+    return request.param
+
+
+# (n, d, k): k = 1, k = n, n not a multiple of a block, d = 1, the low-d kernel's
+# limits, centres too large for shared memory (GEMM path), high d (GEMM path).
+SHAPES = [(1, 1, 1), (37, 3, 37), (1000, 3, 1), (5003, 3, 16), (4097, 1, 7), (3001, 16, 64),
+          (2000, 3, 4096), (1500, 20, 33), (2500, 128, 300)]
+
+
+def _data(n, d, k, seed, duplicates):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if duplicates and n > 4:
+        X[n // 2:] = X[: n - n // 2]
+    C = X[rng.choice(n, size=k, replace=False)] if k <= n else rng.normal(size=(k, d))
+    if duplicates and k > 3:
+        C[k // 2] = C[1]  # identical centres: the lower index must win
+    return X, C
+
+
+@pytest.mark.parametrize("n,d,k", SHAPES)
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_nearest_centre_kernel_equals_portable(gpu, n, d, k, duplicates):
+    X, C = _data(n, d, k, n + d + k, duplicates)
+    Xb, Cb = gpu.asarray(X), gpu.asarray(C)
+    xp = array_api_compat.array_namespace(Xb)
+    lab, dist = nearest_centre(Xb, Cb, xp=xp)
+    with config_context(fast_paths=False):
+        lab_ref, dist_ref = nearest_centre(Xb, Cb, xp=xp)
+    gpu.check_array(lab, shape=(n,))
+    gpu.check_array(dist, dtype=gpu.dtype, shape=(n,))
+    Xd, Cd = X.astype(gpu.dtype), C.astype(gpu.dtype)
+    assert_labels_up_to_ties(Xd, Cd, gpu.to_numpy(lab), gpu.to_numpy(lab_ref), gpu.dtype)
+    np.testing.assert_allclose(gpu.to_numpy(dist), gpu.to_numpy(dist_ref),
+                               rtol=gpu.rtol, atol=gpu.rtol)
+
+
+@pytest.mark.parametrize("n,d,k", SHAPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_grouped_sum_kernel_equals_portable_and_is_deterministic(gpu, n, d, k, weighted):
+    rng = np.random.default_rng(n * k + d)
+    X = rng.normal(size=(n, d))
+    labels = rng.integers(0, max(1, k // 2), size=n)  # leaves empty groups
+    w = rng.uniform(0.1, 2.0, size=n) if weighted else None
+    Xb, lb = gpu.asarray(X), gpu.asarray(labels, dtype="int64")
+    wb = None if w is None else gpu.asarray(w)
+    xp = array_api_compat.array_namespace(Xb)
+    s1, c1 = grouped_sum(Xb, lb, wb, k, xp=xp)
+    s2, c2 = grouped_sum(Xb, lb, wb, k, xp=xp)
+    with config_context(fast_paths=False):
+        s_ref, c_ref = grouped_sum(Xb, lb, wb, k, xp=xp)
+    rtol = 1e-6 if gpu.dtype == "float64" else 1e-5
+    np.testing.assert_allclose(gpu.to_numpy(s1), gpu.to_numpy(s_ref), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gpu.to_numpy(c1), gpu.to_numpy(c_ref), rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(gpu.to_numpy(s1), gpu.to_numpy(s2))  # bit for bit
+    np.testing.assert_array_equal(gpu.to_numpy(c1), gpu.to_numpy(c2))
+
+
+@pytest.mark.parametrize("n,d,k", [(5003, 3, 16), (3001, 16, 64), (2500, 40, 50), (800, 2, 200)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_kernels_equal_portable_loop_and_repeat_bit_for_bit(gpu, n, d, k, weighted):
+    X, _ = blobs(n=n, d=d, centres=k, seed=d, spread=1.0, scale=5.0)
+    w = np.random.default_rng(1).uniform(0.5, 2, size=n) if weighted else None
+    Xb = gpu.asarray(X)
+    wb = None if w is None else gpu.asarray(w)
+    init = X[:k]
+
+    def fit():
+        return xkmeans.KMeans(k, init=gpu.asarray(init), n_init=1, max_iter=30).fit(
+            Xb, sample_weight=wb)
+
+    a, b = fit(), fit()
+    with config_context(fast_paths=False):
+        ref = fit()
+    np.testing.assert_array_equal(gpu.to_numpy(a.cluster_centers_), gpu.to_numpy(b.cluster_centers_))
+    np.testing.assert_array_equal(gpu.to_numpy(a.labels_), gpu.to_numpy(b.labels_))
+    assert a.n_iter_ == ref.n_iter_
+    assert xkmeans._lloyd.same_clustering(gpu.to_numpy(a.labels_), gpu.to_numpy(ref.labels_), k,
+                                          xp=np)
+    np.testing.assert_allclose(gpu.to_numpy(a.cluster_centers_),
+                               gpu.to_numpy(ref.cluster_centers_), rtol=1e-4, atol=1e-4)
+    assert a.inertia_ == pytest.approx(ref.inertia_, rel=gpu.rtol)
+
+
+def test_empty_clusters_relocated_as_on_numpy(gpu):
+    # Centres far from the data: empty clusters in the first iteration.
+    X, _ = blobs(n=600, d=3, centres=4, seed=2)
+    init = np.concatenate([X[:4], np.full((3, 3), 1e3)])
+    ref = xkmeans.KMeans(7, init=init, n_init=1).fit(X.astype(gpu.dtype))
+    km = xkmeans.KMeans(7, init=gpu.asarray(init), n_init=1).fit(gpu.asarray(X))
+    assert xkmeans._lloyd.same_clustering(gpu.to_numpy(km.labels_), ref.labels_, 7, xp=np)
+    np.testing.assert_allclose(gpu.to_numpy(km.cluster_centers_), ref.cluster_centers_,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_same_seed_same_clustering_as_numpy(gpu):
+    X, _ = blobs(n=3000, d=3, centres=8, seed=5, spread=1.0, scale=6.0)
+    ref = xkmeans.KMeans(8, random_state=0, n_init=2).fit(X.astype(gpu.dtype))
+    km = xkmeans.KMeans(8, random_state=0, n_init=2).fit(gpu.asarray(X))
+    assert xkmeans._lloyd.same_clustering(gpu.to_numpy(km.labels_), ref.labels_, 8, xp=np)
+    assert km.inertia_ == pytest.approx(ref.inertia_, rel=10 * gpu.rtol)

@@ -1,0 +1,119 @@
+"""Launch planning for the CUDA kernels in ``lloyd.cu``: plain Python, no GPU needed.
+
+Which kernel family a shape takes, compile options, shared-memory bytes, grid
+sizes and GEMM row tiles are computed here from shapes and device facts, so
+they can be tested on any machine; ``_cupy`` only follows the plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+BLOCK = 256  # threads per block of the row kernels (a multiple of 32)
+FINAL_THREADS = 256  # must equal FINAL_THREADS in lloyd.cu
+LOWD_MAX_DIM = 16  # above this, distances come from cuBLAS GEMM tiles
+SMEM_LIMIT = 48 * 1024  # dynamic shared memory without an opt-in, every GPU since sm_50
+BLOCKS_PER_SM = 8
+ARCHES = ("compute_80", "compute_90")  # what the NVRTC check compiles for
+
+
+def points_per_thread(d: int) -> int:
+    """Register blocking of lowd_*: points a thread keeps while it reads each centre."""
+    return 4 if d <= 4 else 2 if d <= 8 else 1
+
+
+def _align(nbytes: int, to: int = 16) -> int:
+    return (nbytes + to - 1) // to * to
+
+
+def lowd_smem(k: int, d: int, itemsize: int, *, accumulate: bool = True) -> int:
+    """Bytes of dynamic shared memory: centres (|c|^2, -2c), then int64 sums."""
+    centres = _align(k * (d + 1) * itemsize)
+    return centres + (k * (d + 1) * 8 if accumulate else 0)
+
+
+def use_lowd(k: int, d: int, itemsize: int) -> bool:
+    """True if the fused low-dimension kernels take this shape (else GEMM tiles)."""
+    return d <= LOWD_MAX_DIM and lowd_smem(k, d, itemsize) <= SMEM_LIMIT
+
+
+def lowd_grid(n: int, d: int, sm_count: int) -> int:
+    """Blocks for lowd_*: enough to fill the GPU, no more than there are tiles."""
+    tiles = math.ceil(n / (BLOCK * points_per_thread(d)))
+    return max(1, min(tiles, sm_count * BLOCKS_PER_SM))
+
+
+def elementwise_grid(total: int, sm_count: int) -> int:
+    """Blocks for a grid-stride kernel over ``total`` elements."""
+    return max(1, min(math.ceil(total / BLOCK), sm_count * 32))
+
+
+def warp_rows_grid(rows: int, sm_count: int) -> int:
+    """Blocks for argmin_rows (one warp per row)."""
+    return max(1, min(math.ceil(rows / (BLOCK // 32)), sm_count * 32))
+
+
+def gemm_rows(n: int, k: int, itemsize: int, budget_bytes: int) -> int:
+    """Rows per GEMM tile so that the (rows, k) distance tile fits the budget."""
+    return max(1, min(n, budget_bytes // max(1, k * itemsize)))
+
+
+def gpu_budget(working_memory_bytes: int, free_bytes: int) -> int:
+    """Scratch bytes for one GPU tile: the configured budget, or up to a quarter of the
+    free device memory (at most 2 GiB) when that is larger. A GPU wants few, big
+    tiles; a CPU-sized budget would cost a launch per few thousand rows."""
+    return max(working_memory_bytes, min(free_bytes // 4, 2 << 30))
+
+
+@functools.cache
+def options(dtype: str, d: int = 1, weighted: bool = False, label: str = "int") -> tuple:
+    """NVRTC options selecting one specialisation of ``lloyd.cu``."""
+    if dtype not in ("float32", "float64"):
+        msg = f"CUDA kernels take float32 or float64, not {dtype}."
+        raise ValueError(msg)
+    real = "float" if dtype == "float32" else "double"
+    label_c = {"int32": "int", "int": "int", "int64": "long long"}[label]
+    return (
+        "--std=c++14",
+        f"-DXK_T={real}",
+        f"-DXK_DIM={int(d)}",
+        f"-DXK_PPT={points_per_thread(d)}",
+        f"-DXK_WEIGHTED={int(bool(weighted))}",
+        f"-DXK_LABEL={label_c}",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPlan:
+    """How one Lloyd iteration runs for an (n, d) array and k centres."""
+
+    lowd: bool
+    grid: int  # blocks of lowd_step, or of grouped_sum_fixed on the GEMM path
+    smem: int  # dynamic shared memory of lowd_step (0 on the GEMM path)
+    tile_rows: int  # GEMM rows per tile (n on the low-d path)
+    launches: int  # kernel launches per iteration (cuBLAS GEMMs counted)
+
+
+def step_plan(n: int, d: int, k: int, itemsize: int, *, sm_count: int,
+              budget_bytes: int) -> StepPlan:
+    """Plan a Lloyd iteration: the fused kernel, or GEMM tiles + argmin + sums."""
+    if use_lowd(k, d, itemsize):
+        return StepPlan(True, lowd_grid(n, d, sm_count), lowd_smem(k, d, itemsize), n, 2)
+    rows = gemm_rows(n, k, itemsize, budget_bytes)
+    tiles = math.ceil(n / rows)
+    grid = elementwise_grid(n * (d + 1), sm_count)
+    return StepPlan(False, grid, 0, rows, 1 + 2 * tiles + 2)
+
+
+def kernel_variants():
+    """Every option set the library compiles, for the NVRTC check."""
+    out = []
+    for dtype in ("float32", "float64"):
+        for d in range(1, LOWD_MAX_DIM + 1):
+            for weighted in (False, True):
+                out.append(options(dtype, d, weighted, "int"))
+        for weighted in (False, True):
+            out.append(options(dtype, 1, weighted, "int64"))
+    return out

@@ -1,0 +1,337 @@
+// Lloyd's E- and M-steps for CuPy arrays (PyTorch CUDA tensors reach them through DLPack).
+//
+// Compiled by CuPy (RawModule) with macros, one module per combination:
+//   XK_T        float or double (X, centres, weights): type `real` below
+//   XK_DIM      features, for the low-dimension kernels (a compile-time loop bound): DIM
+//   XK_PPT      points per thread in lowd_* (register blocking: a centre load serves PPT points)
+//   XK_WEIGHTED 1 if a weight array is passed
+//   XK_LABEL    int or long long (labels read by grouped_sum_fixed)
+//
+// Sums are deterministic: every contribution is rounded to a 64-bit fixed-point integer
+// (scale 2^(62 - ceil(log2(n * max|value|))), see fixed_scales), so the order in which atomics
+// land cannot change the result. Labels: strict < over centres in index order, so among equal
+// distances (identical centres give bit-identical ones here) the lowest index wins.
+#ifndef XK_T
+#define XK_T float
+#endif
+#ifndef XK_DIM
+#define XK_DIM 1
+#endif
+#ifndef XK_PPT
+#define XK_PPT 1
+#endif
+#ifndef XK_WEIGHTED
+#define XK_WEIGHTED 0
+#endif
+#ifndef XK_LABEL
+#define XK_LABEL int
+#endif
+#define FULL_MASK 0xffffffffu
+
+typedef unsigned long long u64;
+typedef XK_T real;
+typedef XK_LABEL label_t;
+#define DIM XK_DIM
+#define PPT XK_PPT
+
+// +infinity in `real` (NVRTC has no math.h macros).
+#define XK_INF ((real)__longlong_as_double(0x7ff0000000000000LL))
+
+__device__ __forceinline__ long long to_fixed(double v, double scale) {
+    return __double2ll_rn(v * scale);
+}
+
+// One thread: scales[0] for w * x values, scales[1] for weights, from vmax = [max|x|, max w].
+extern "C" __global__ void fixed_scales(const real* vmax, double n, double* scales) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    double bx = n * (double)vmax[0] * (double)vmax[1];
+    double bw = n * (double)vmax[1];
+    double b[2] = {bx, bw};
+    for (int i = 0; i < 2; ++i) {
+        int e = b[i] > 0.0 ? 62 - (int)ceil(log2(b[i])) : 0;
+        scales[i] = ldexp(1.0, e > 1000 ? 1000 : e);
+    }
+}
+
+// Block: centres as (|c|^2, -2c_0, ..., -2c_{DIM-1}) in shared memory.
+__device__ __forceinline__ void load_centres(const real* __restrict__ C, int k, real* cs) {
+    for (int c = threadIdx.x; c < k; c += blockDim.x) {
+        real s = 0;
+#pragma unroll
+        for (int j = 0; j < DIM; ++j) {
+            real v = C[(size_t)c * DIM + j];
+            cs[c * (DIM + 1) + 1 + j] = -2 * v;
+            s = fma(v, v, s);
+        }
+        cs[c * (DIM + 1)] = s;
+    }
+}
+
+// Nearest centre of PPT points in registers; best holds |c|^2 - 2 x.c.
+__device__ __forceinline__ void nearest(const real* cs, int k, const real (&x)[PPT][DIM],
+                                        real (&best)[PPT], int (&arg)[PPT]) {
+#pragma unroll
+    for (int q = 0; q < PPT; ++q) { best[q] = XK_INF; arg[q] = 0; }
+    for (int c = 0; c < k; ++c) {
+        const real* cc = cs + c * (DIM + 1);
+        real m[DIM];
+#pragma unroll
+        for (int j = 0; j < DIM; ++j) m[j] = cc[1 + j];
+        const real c0 = cc[0];
+#pragma unroll
+        for (int q = 0; q < PPT; ++q) {
+            real dd = c0;
+#pragma unroll
+            for (int j = 0; j < DIM; ++j) dd = fma(x[q][j], m[j], dd);
+            if (dd < best[q]) { best[q] = dd; arg[q] = c; }
+        }
+    }
+}
+
+// Launch: 1-D grid, blockDim a multiple of 32; dynamic shared memory = lowd_smem_bytes (host).
+// Each thread takes PPT points blockDim apart in a tile of blockDim * PPT points, tiles
+// grid-strided. Labels out (int32); changed labels counted; w * x and w added per label to
+// block accumulators (a warp whose lanes share one label reduces first), then to acc (k, DIM+1).
+extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __restrict__ W,
+                                     const real* __restrict__ C, long long n, int k,
+                                     const double* __restrict__ scales,
+                                     const int* __restrict__ labels_old, int has_old,
+                                     int* __restrict__ labels, long long* __restrict__ acc,
+                                     u64* __restrict__ changed) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    real* cs = reinterpret_cast<real*>(smem);
+    const int cs_bytes = ((k * (DIM + 1) * (int)sizeof(real) + 15) / 16) * 16;
+    long long* sacc = reinterpret_cast<long long*>(smem + cs_bytes);
+    load_centres(C, k, cs);
+    for (int e = threadIdx.x; e < k * (DIM + 1); e += blockDim.x) sacc[e] = 0;
+    __syncthreads();
+    const double sx = scales[0], sw = scales[1];
+    const int lane = threadIdx.x & 31;
+    u64 n_changed = 0;
+    const long long tile = (long long)blockDim.x * PPT;
+    for (long long base = blockIdx.x * tile; base < n; base += (long long)gridDim.x * tile) {
+        real x[PPT][DIM];
+        bool ok[PPT];
+#pragma unroll
+        for (int q = 0; q < PPT; ++q) {
+            long long p = base + (long long)q * blockDim.x + threadIdx.x;
+            ok[q] = p < n;
+#pragma unroll
+            for (int j = 0; j < DIM; ++j) x[q][j] = ok[q] ? X[p * DIM + j] : real(0);
+        }
+        real best[PPT];
+        int arg[PPT];
+        nearest(cs, k, x, best, arg);
+#pragma unroll
+        for (int q = 0; q < PPT; ++q) {
+            long long p = base + (long long)q * blockDim.x + threadIdx.x;
+            int lab = ok[q] ? arg[q] : -1;
+            double w = 1.0;
+            if (ok[q]) {
+                labels[p] = lab;
+                n_changed += has_old ? (labels_old[p] != lab) : 1;
+#if XK_WEIGHTED
+                w = (double)W[p];
+#endif
+            }
+            long long v[DIM + 1];
+#pragma unroll
+            for (int j = 0; j < DIM; ++j) v[j] = ok[q] ? to_fixed((double)x[q][j] * w, sx) : 0;
+            v[DIM] = ok[q] ? to_fixed(w, sw) : 0;
+            // Neighbouring pixels share a label: then one atomic per warp, not 32.
+            const int lab0 = __shfl_sync(FULL_MASK, lab, 0);
+            if (__all_sync(FULL_MASK, lab == lab0)) {
+#pragma unroll
+                for (int j = 0; j <= DIM; ++j)
+#pragma unroll
+                    for (int off = 16; off > 0; off >>= 1)
+                        v[j] += __shfl_xor_sync(FULL_MASK, v[j], off);
+                if (lane == 0 && lab0 >= 0)
+#pragma unroll
+                    for (int j = 0; j <= DIM; ++j)
+                        atomicAdd(reinterpret_cast<u64*>(&sacc[lab0 * (DIM + 1) + j]), (u64)v[j]);
+            } else if (lab >= 0) {
+#pragma unroll
+                for (int j = 0; j <= DIM; ++j)
+                    atomicAdd(reinterpret_cast<u64*>(&sacc[lab * (DIM + 1) + j]), (u64)v[j]);
+            }
+        }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) n_changed += __shfl_xor_sync(FULL_MASK, n_changed, off);
+    if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
+    __syncthreads();
+    for (int e = threadIdx.x; e < k * (DIM + 1); e += blockDim.x)
+        if (sacc[e] != 0) atomicAdd(reinterpret_cast<u64*>(&acc[e]), (u64)sacc[e]);
+}
+
+// Launch as lowd_step. Labels (int32) and |x - c|^2 to the chosen centre, computed directly.
+extern "C" __global__ void lowd_assign(const real* __restrict__ X, const real* __restrict__ C,
+                                       long long n, int k, int* __restrict__ labels,
+                                       real* __restrict__ dist2) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    real* cs = reinterpret_cast<real*>(smem);
+    load_centres(C, k, cs);
+    __syncthreads();
+    const long long tile = (long long)blockDim.x * PPT;
+    for (long long base = blockIdx.x * tile; base < n; base += (long long)gridDim.x * tile) {
+        real x[PPT][DIM];
+#pragma unroll
+        for (int q = 0; q < PPT; ++q) {
+            long long p = base + (long long)q * blockDim.x + threadIdx.x;
+#pragma unroll
+            for (int j = 0; j < DIM; ++j) x[q][j] = p < n ? X[p * DIM + j] : real(0);
+        }
+        real best[PPT];
+        int arg[PPT];
+        nearest(cs, k, x, best, arg);
+#pragma unroll
+        for (int q = 0; q < PPT; ++q) {
+            long long p = base + (long long)q * blockDim.x + threadIdx.x;
+            if (p >= n) continue;
+            real s = 0;
+#pragma unroll
+            for (int j = 0; j < DIM; ++j) {
+                real diff = x[q][j] - C[(size_t)arg[q] * DIM + j];
+                s = fma(diff, diff, s);
+            }
+            labels[p] = arg[q];
+            dist2[p] = s;
+        }
+    }
+}
+
+// One thread per centre i: canon[i] = first j <= i with C[j] == C[i] (row by row),
+// csq[i] = |c_i|^2 and m2c = -2 C, for the GEMM path (any d).
+extern "C" __global__ void centre_prep(const real* __restrict__ C, int k, int d,
+                                       int* __restrict__ canon, real* __restrict__ csq,
+                                       real* __restrict__ m2c) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= k) return;
+    const real* ci = C + (size_t)i * d;
+    real s = 0;
+    for (int j = 0; j < d; ++j) {
+        s = fma(ci[j], ci[j], s);
+        m2c[(size_t)i * d + j] = -2 * ci[j];
+    }
+    csq[i] = s;
+    int first = i;
+    for (int r = 0; r < i; ++r) {
+        const real* cr = C + (size_t)r * d;
+        int j = 0;
+        while (j < d && cr[j] == ci[j]) ++j;
+        if (j == d) { first = r; break; }
+    }
+    canon[i] = first;
+}
+
+// One warp per row of D = X_tile @ (-2C)^real (rows x k, from cuBLAS): the argmin of
+// csq + D (ties: lowest column), mapped through canon, as label row0 + r. Optionally the
+// squared distance max(x_sq + best, 0); labels that changed (all, without old ones) counted.
+extern "C" __global__ void argmin_rows(const real* __restrict__ D, const real* __restrict__ csq,
+                                       const int* __restrict__ canon, int rows, int k,
+                                       long long row0, const int* __restrict__ labels_old,
+                                       int has_old, int* __restrict__ labels, int want_dist,
+                                       const real* __restrict__ x_sq, real* __restrict__ dist2,
+                                       u64* __restrict__ changed) {
+    const int lane = threadIdx.x & 31;
+    const int warps = blockDim.x >> 5;
+    u64 n_changed = 0;
+    for (long long r = (long long)blockIdx.x * warps + (threadIdx.x >> 5); r < rows;
+         r += (long long)gridDim.x * warps) {
+        const real* row = D + r * k;
+        real best = XK_INF;
+        int arg = k;
+        for (int c = lane; c < k; c += 32) {
+            real v = row[c] + csq[c];
+            if (v < best) { best = v; arg = c; }
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+            real ob = __shfl_xor_sync(FULL_MASK, best, off);
+            int oa = __shfl_xor_sync(FULL_MASK, arg, off);
+            if (ob < best || (ob == best && oa < arg)) { best = ob; arg = oa; }
+        }
+        if (lane == 0) {
+            const long long p = row0 + r;
+            const int lab = canon[arg < k ? arg : 0];
+            labels[p] = lab;
+            n_changed += has_old ? (labels_old[p] != lab) : 1;
+            if (want_dist) {
+                real d2 = x_sq[p] + best;
+                dist2[p] = d2 > real(0) ? d2 : real(0);
+            }
+        }
+    }
+    if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
+}
+
+// One thread per (point, column) of (n, d + 1): w * x values and the weight w itself, as
+// fixed point, added to acc[label] (k, d + 1). Integer atomics: order-independent.
+extern "C" __global__ void grouped_sum_fixed(const real* __restrict__ X, const real* __restrict__ W,
+                                             const label_t* __restrict__ labels, long long n,
+                                             int d, const double* __restrict__ scales,
+                                             long long* __restrict__ acc) {
+    const long long total = n * (d + 1);
+    const double sx = scales[0], sw = scales[1];
+    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const long long i = e / (d + 1);
+        const int j = (int)(e - i * (d + 1));
+        double w = 1.0;
+#if XK_WEIGHTED
+        w = (double)W[i];
+#endif
+        const long long v = j < d ? to_fixed((double)X[i * d + j] * w, sx) : to_fixed(w, sw);
+        if (v != 0) atomicAdd(reinterpret_cast<u64*>(&acc[(long long)labels[i] * (d + 1) + j]),
+                              (u64)v);
+    }
+}
+
+// One block of FINAL_THREADS: acc (k, d + 1) -> weight per cluster (counts) and the means
+// (new centres; a cluster of weight 0 gets 0, as the portable loop); acc and changed are
+// zeroed for the next step. stats = [changed labels, sum of squared centre shifts,
+// empty clusters], summed in a fixed order.
+#define FINAL_THREADS 256
+extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
+                                    const double* __restrict__ scales,
+                                    const real* __restrict__ C_old, real* __restrict__ C_new,
+                                    double* __restrict__ counts, u64* __restrict__ changed,
+                                    double* __restrict__ stats) {
+    __shared__ double red_shift[FINAL_THREADS];
+    __shared__ double red_empty[FINAL_THREADS];
+    const double sx = scales[0], sw = scales[1];
+    double shift = 0.0, empty = 0.0;
+    for (int c = threadIdx.x; c < k; c += blockDim.x) {
+        long long* a = acc + (size_t)c * (d + 1);
+        const double cnt = (double)a[d] / sw;
+        counts[c] = cnt;
+        empty += cnt == 0.0;
+        const double safe = cnt > 0.0 ? cnt : 1.0;
+        for (int j = 0; j < d; ++j) {
+            const real nv = (real)(((double)a[j] / sx) / safe);
+            const real old = C_old[(size_t)c * d + j];
+            C_new[(size_t)c * d + j] = nv;
+            const double diff = (double)(real)(nv - old);
+            shift += diff * diff;
+            a[j] = 0;
+        }
+        a[d] = 0;
+    }
+    red_shift[threadIdx.x] = shift;
+    red_empty[threadIdx.x] = empty;
+    __syncthreads();
+    for (int s = FINAL_THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            red_shift[threadIdx.x] += red_shift[threadIdx.x + s];
+            red_empty[threadIdx.x] += red_empty[threadIdx.x + s];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        stats[0] = (double)*changed;
+        stats[1] = red_shift[0];
+        stats[2] = red_empty[0];
+        *changed = 0;
+    }
+}
