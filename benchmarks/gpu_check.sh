@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU run, under 5 minutes: the CuPy / CUDA tests, then the GPU-size benchmarks.
+# One GPU run, under 5 minutes: the CuPy / CUDA tests, a default fit, the GPU-size benchmarks.
 #
 # Runs from the source tree (PYTHONPATH=., no install). Wheels carried in a
 # git-ignored .whl/ folder (array-api-compat, array-api-strict,
@@ -21,13 +21,20 @@ mkdir -p "$DEST"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PY" -c "import xkmeans, numpy, sklearn; print('xkmeans from', xkmeans.__file__)" || exit 1
 
-echo "== CuPy / CUDA tests"
-timeout 120 "$PY" -m pytest -q tests -k "cupy or cuda" -p no:cacheprovider --continue-on-collection-errors
+echo "== CuPy / CUDA tests (kernel parity first: the first run compiles the kernels)"
+timeout 120 "$PY" -m pytest -q -x tests/test_cuda_parity.py -p no:cacheprovider
+parity_rc=$?
+timeout 60 "$PY" -m pytest -q tests -k "cupy or cuda" --ignore=tests/test_cuda_parity.py \
+    -p no:cacheprovider --continue-on-collection-errors
 tests_rc=$?
 [ "$tests_rc" = 5 ] && tests_rc=0  # no test selected is not a failure here
+[ "$parity_rc" != 0 ] && tests_rc=$parity_rc
+
+echo "== Default KMeans(16).fit on 16.7M colour pixels"
+timeout 30 "$PY" -m benchmarks.gpu_fit | tee "$DEST/gpu-fit.md"
 
 echo "== GPU benchmarks"
-timeout 170 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \
+timeout 140 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \
     --plot "$DEST/bench-gpu.png" "$@" \
     | tee "$DEST/bench-gpu.md"
 bench_rc=${PIPESTATUS[0]}

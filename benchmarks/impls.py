@@ -99,6 +99,18 @@ def _xkmeans(X, C0, max_iter):
     return km.cluster_centers_, km.n_iter_
 
 
+def _xkmeans_distances(mode):
+    """xkmeans with ``set_config(gpu_distances=mode)`` (TF32 GEMMs where d > 16)."""
+
+    def fit(X, C0, max_iter):
+        from xkmeans import config_context
+
+        with config_context(gpu_distances=mode):
+            return _xkmeans(X, C0, max_iter)
+
+    return fit
+
+
 def _sklearn(algorithm):
     def fit(X, C0, max_iter):
         from sklearn.cluster import KMeans
@@ -214,6 +226,11 @@ def _rows():
     yield Impl("xkmeans-torch-cpu", "kmeans", "torch-cpu", _xkmeans, ("torch",))
     yield Impl("xkmeans-cupy", "kmeans", "cupy", _xkmeans, ("cupy",))
     yield Impl("xkmeans-torch-cuda", "kmeans", "torch-cuda", _xkmeans, ("torch",))
+    yield Impl("xkmeans-cupy-tf32-certified", "kmeans", "cupy",
+               _xkmeans_distances("tf32-certified"), ("cupy",),
+               note="TF32 GEMM, near ties recomputed in float32 (same labels)")
+    yield Impl("xkmeans-cupy-tf32", "kmeans", "cupy", _xkmeans_distances("tf32"), ("cupy",),
+               note="TF32 GEMM, unchecked")
     yield Impl("naive-numpy", "kmeans", "numpy", naive.naive_numpy,
                note="chunked matmul, argmin, bincount")
     yield Impl("naive-torch-cpu", "kmeans", "torch-cpu", naive.naive_torch, ("torch",),

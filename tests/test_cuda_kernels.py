@@ -63,7 +63,8 @@ def test_every_kernel_compiles_with_nvrtc_without_warnings(arch):
 def test_source_is_package_data_and_matches_the_plan():
     src = _cupy.source()
     for name in ("lowd_step", "lowd_assign", "centre_prep", "argmin_rows",
-                 "grouped_sum_fixed", "finalize", "fixed_scales"):
+                 "grouped_sum_fixed", "finalize", "fixed_scales", "argmin_rows_certify",
+                 "recompute_rows"):
         assert f'extern "C" __global__ void {name}(' in src
     # The one-block reduction in finalize assumes exactly FINAL_THREADS threads.
     assert re.search(rf"#define FINAL_THREADS {plan.FINAL_THREADS}\b", src)
@@ -124,3 +125,13 @@ def test_cupy_module_imports_without_cupy():
 
     assert "cupy" not in sys.modules or sys.modules["cupy"] is not None
     assert callable(_cupy.lloyd_plan) and _cupy.nearest_centre.exact_ties
+
+
+def test_gpu_distances_setting_is_validated():
+    from xkmeans import config_context, get_config, set_config
+
+    assert get_config()["gpu_distances"] == "exact"
+    with config_context(gpu_distances="tf32-certified"):
+        assert get_config()["gpu_distances"] == "tf32-certified"
+    with pytest.raises(ValueError, match="gpu_distances='bf16' should be one of 'exact'"):
+        set_config(gpu_distances="bf16")

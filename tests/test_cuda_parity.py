@@ -124,3 +124,24 @@ def test_same_seed_same_clustering_as_numpy(gpu):
     km = xkmeans.KMeans(8, random_state=0, n_init=2).fit(gpu.asarray(X))
     assert xkmeans._lloyd.same_clustering(gpu.to_numpy(km.labels_), ref.labels_, 8, xp=np)
     assert km.inertia_ == pytest.approx(ref.inertia_, rel=10 * gpu.rtol)
+
+
+@pytest.mark.parametrize("mode", ["tf32-certified", "tf32"])
+def test_tensor_core_distances(gpu, mode):
+    # The GEMM path (d > 16): certified TF32 gives the float32 clustering (up to
+    # ties); unchecked TF32 a clustering of the same quality.
+    X, _ = blobs(n=20_000, d=64, centres=50, seed=7, spread=3.0, scale=4.0)
+    init = gpu.asarray(X[:50])
+    Xb = gpu.asarray(X)
+
+    def fit():
+        return xkmeans.KMeans(50, init=init, n_init=1, max_iter=20, tol=0).fit(Xb)
+
+    exact = fit()
+    with config_context(gpu_distances=mode):
+        fast = fit()
+    if mode == "tf32-certified" or gpu.dtype == "float64":  # float64 ignores the setting
+        assert fast.n_iter_ == exact.n_iter_
+        np.testing.assert_allclose(gpu.to_numpy(fast.cluster_centers_),
+                                   gpu.to_numpy(exact.cluster_centers_), rtol=1e-4, atol=1e-4)
+    assert fast.inertia_ == pytest.approx(exact.inertia_, rel=1e-3)

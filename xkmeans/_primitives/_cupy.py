@@ -4,7 +4,10 @@ Low dimensions (d <= 16, centres in shared memory): one fused kernel per
 iteration assigns every point, counts changed labels and adds its sums, then
 a one-block kernel turns the sums into means and the convergence statistics.
 Higher dimensions: cuBLAS GEMM tiles with a fused argmin, then the same sums
-and statistics. Sums are 64-bit fixed point (deterministic, see ``lloyd.cu``).
+and statistics. Sums are 64-bit fixed point (deterministic, see ``lloyd.cu``). With
+``set_config(gpu_distances='tf32-certified' | 'tf32')`` the GEMM path's
+iterations multiply on tensor cores; the final assignment (labels_, inertia_,
+predict) is always exact.
 Launch shapes come from ``_cuda_plan`` (plain Python, tested without a GPU).
 """
 
@@ -17,7 +20,7 @@ import warnings
 import numpy as np
 
 from .._backend import acc_dtype, get_device
-from .._config import get_config
+from .._config import GPU_DISTANCES, get_config
 from . import _cuda_plan as plan
 
 _KERNEL_PATHS = ("nearest_centre", "grouped_sum", "lloyd_plan")
@@ -103,13 +106,64 @@ def _scales(X, weights):
     return scales
 
 
-class _Gemm:
-    """Distances by cuBLAS GEMM tiles and a fused argmin (any d)."""
+def _gpu_distances(dtype) -> str:
+    """The configured distance precision for this dtype ('exact' for float64)."""
+    mode = get_config()["gpu_distances"]
+    if mode not in GPU_DISTANCES:
+        msg = f"gpu_distances={mode!r} should be one of {', '.join(map(repr, GPU_DISTANCES))}."
+        raise ValueError(msg)
+    return mode if np.dtype(dtype) == np.float32 else "exact"
 
-    def __init__(self, X, k):
+
+@functools.cache
+def _tf32_switch():
+    """CuPy's (private) per-dtype GEMM compute type setter, or None (warned once)."""
+    try:
+        from cupy._core import _routines_linalg as rl
+
+        tf32 = getattr(rl, "COMPUTE_TYPE_TF32", 7)
+        rl.get_compute_type(np.float32)
+    except Exception as e:  # noqa: BLE001 - a CuPy without it: exact float32 products
+        warnings.warn(
+            f"gpu_distances asks for TF32 products, but this CuPy cannot select them "
+            f"({type(e).__name__}: {e}); distances are computed in exact float32.",
+            RuntimeWarning, stacklevel=3)
+        return None
+    return rl, tf32
+
+
+def _matmul(a, b, out, tf32):
+    import cupy
+
+    switch = _tf32_switch() if tf32 else None
+    if switch is None:
+        return cupy.matmul(a, b, out=out)
+    rl, code = switch
+    before = rl.get_compute_type(np.float32)
+    rl.set_compute_type(np.float32, code)
+    try:
+        return cupy.matmul(a, b, out=out)
+    finally:
+        rl.set_compute_type(np.float32, before)
+
+
+class _Gemm:
+    """Distances by cuBLAS GEMM tiles and a fused argmin (any d).
+
+    ``mode`` 'exact' multiplies in float32 (or float64); 'tf32' on tensor
+    cores; 'tf32-certified' on tensor cores with every row whose best two
+    centres are within the TF32 error bound recomputed in float32.
+    """
+
+    def __init__(self, X, k, mode="exact"):
         import cupy
 
         self.X, self.n, self.d, self.k = X, X.shape[0], X.shape[1], k
+        self.mode = mode
+        if mode == "tf32-certified":
+            self.x_sq = (X * X).sum(axis=1)
+            self.flagged = cupy.empty(self.n, dtype=np.int32)
+            self.n_flagged = cupy.zeros(1, dtype=np.uint32)
         self.rows = plan.gemm_rows(self.n, k, X.itemsize, _budget())
         self.D = cupy.empty((self.rows, k), dtype=X.dtype)
         self.canon = cupy.empty(k, dtype=np.int32)
@@ -118,23 +172,41 @@ class _Gemm:
         self.sm = _sm_count(_device_id())
 
     def assign(self, C, labels, labels_old, changed, x_sq=None, dist2=None):
-        import cupy
 
         X, k, d = self.X, self.k, self.d
         _kernel("centre_prep", X.dtype)(
             ((k + 127) // 128,), (128,), (C, np.int32(k), np.int32(d), self.canon, self.csq,
                                           self.m2c))
-        argmin = _kernel("argmin_rows", X.dtype)
         has_old = labels_old is not None
+        old = labels_old if has_old else labels
+        certify = self.mode == "tf32-certified"
+        if certify:
+            self.n_flagged.fill(0)
+            csq_max = self.csq.max()
+            argmin = _kernel("argmin_rows_certify", X.dtype)
+        else:
+            argmin = _kernel("argmin_rows", X.dtype)
         want = dist2 is not None
         for a in range(0, self.n, self.rows):
             b = min(a + self.rows, self.n)
             D = self.D[: b - a]
-            cupy.matmul(X[a:b], self.m2c.T, out=D)
-            argmin((plan.warp_rows_grid(b - a, self.sm),), (plan.BLOCK,), (
-                D, self.csq, self.canon, np.int32(b - a), np.int32(k), np.int64(a),
-                labels_old if has_old else labels, np.int32(has_old), labels, np.int32(want),
-                x_sq if want else self.csq, dist2 if want else self.csq, changed))
+            _matmul(X[a:b], self.m2c.T, D, tf32=self.mode != "exact")
+            grid = (plan.warp_rows_grid(b - a, self.sm),)
+            if certify:
+                argmin(grid, (plan.BLOCK,), (
+                    D, self.csq, self.canon, np.int32(b - a), np.int32(k), np.int32(d),
+                    np.int64(a), old, np.int32(has_old), labels, self.x_sq, csq_max,
+                    self.flagged, self.n_flagged, changed))
+            else:
+                argmin(grid, (plan.BLOCK,), (
+                    D, self.csq, self.canon, np.int32(b - a), np.int32(k), np.int64(a),
+                    old, np.int32(has_old), labels, np.int32(want),
+                    x_sq if want else self.csq, dist2 if want else self.csq, changed))
+        if certify:
+            _kernel("recompute_rows", X.dtype)(
+                (plan.warp_rows_grid(self.n, self.sm),), (plan.BLOCK,), (
+                    X, C, np.int32(k), np.int32(d), self.flagged, self.n_flagged, old,
+                    np.int32(has_old), labels, changed))
 
 
 def nearest_centre(X, C, *, xp, x_sq=None):
@@ -215,7 +287,8 @@ class LloydPlan:
             self.changed = cupy.zeros(1, dtype=np.uint64)
             self.labels = [cupy.empty(n, dtype=np.int32), cupy.empty(n, dtype=np.int32)]
             self.has_old = False
-            self.gemm = None if self.plan.lowd else _Gemm(self.X, k)
+            self.gemm = (None if self.plan.lowd
+                         else _Gemm(self.X, k, _gpu_distances(self.X.dtype)))
 
     def step(self, centres):
         import cupy

@@ -266,6 +266,110 @@ extern "C" __global__ void argmin_rows(const real* __restrict__ D, const real* _
     if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
 }
 
+// As argmin_rows, on D from a TF32 (tensor-core) product, with a certificate: the best two
+// values per row are compared with the error bound of TF32 products for this row,
+//   E = 2 ((2^-9 + (d + 2) 2^-23) |x| |c|max + 2^-23 |c|max^2)   (each value off by <= E),
+// and rows whose margin is <= 2E are appended to `flagged` (order irrelevant: each is
+// recomputed on its own by recompute_rows, which also counts their changed labels).
+extern "C" __global__ void argmin_rows_certify(const real* __restrict__ D,
+                                               const real* __restrict__ csq,
+                                               const int* __restrict__ canon, int rows, int k,
+                                               int d, long long row0,
+                                               const int* __restrict__ labels_old, int has_old,
+                                               int* __restrict__ labels,
+                                               const real* __restrict__ x_sq,
+                                               const real* __restrict__ csq_max,
+                                               int* __restrict__ flagged,
+                                               unsigned int* __restrict__ n_flagged,
+                                               u64* __restrict__ changed) {
+    const int lane = threadIdx.x & 31;
+    const int warps = blockDim.x >> 5;
+    const double cn = sqrt((double)*csq_max);
+    const double rel = ldexp(1.0, -9) + (d + 2) * ldexp(1.0, -23);
+    u64 n_changed = 0;
+    for (long long r = (long long)blockIdx.x * warps + (threadIdx.x >> 5); r < rows;
+         r += (long long)gridDim.x * warps) {
+        const real* row = D + r * k;
+        real best = XK_INF, second = XK_INF;
+        int arg = k;
+        for (int c = lane; c < k; c += 32) {
+            const real v = row[c] + csq[c];
+            if (v < best) { second = best; best = v; arg = c; }
+            else if (v < second) { second = v; }
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+            const real ob = __shfl_xor_sync(FULL_MASK, best, off);
+            const real os = __shfl_xor_sync(FULL_MASK, second, off);
+            const int oa = __shfl_xor_sync(FULL_MASK, arg, off);
+            if (ob < best || (ob == best && oa < arg)) {
+                second = best < os ? best : os;
+                best = ob; arg = oa;
+            } else {
+                second = ob < second ? ob : second;
+            }
+        }
+        if (lane == 0) {
+            const long long p = row0 + r;
+            const double xn = sqrt((double)(x_sq[p] > real(0) ? x_sq[p] : real(0)));
+            const double bound = 2.0 * (rel * xn * cn + ldexp(1.0, -23) * cn * cn);
+            if ((double)second - (double)best > 2.0 * bound) {
+                const int lab = canon[arg < k ? arg : 0];
+                labels[p] = lab;
+                n_changed += has_old ? (labels_old[p] != lab) : 1;
+            } else {
+                flagged[atomicAdd(n_flagged, 1u)] = (int)p;
+            }
+        }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) n_changed += __shfl_xor_sync(FULL_MASK, n_changed, off);
+    if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
+}
+
+// One warp per flagged row (any grid; the count is read on the device): the label from
+// float32 distances sum_j (x_j - c_j)^2, ties to the lowest index; changed labels counted.
+extern "C" __global__ void recompute_rows(const real* __restrict__ X, const real* __restrict__ C,
+                                          int k, int d, const int* __restrict__ flagged,
+                                          const unsigned int* __restrict__ n_flagged,
+                                          const int* __restrict__ labels_old, int has_old,
+                                          int* __restrict__ labels, u64* __restrict__ changed) {
+    const int lane = threadIdx.x & 31;
+    const int warps = blockDim.x >> 5;
+    const long long count = *n_flagged;
+    u64 n_changed = 0;
+    for (long long f = (long long)blockIdx.x * warps + (threadIdx.x >> 5); f < count;
+         f += (long long)gridDim.x * warps) {
+        const long long p = flagged[f];
+        const real* x = X + p * d;
+        real best = XK_INF;
+        int arg = k;
+        for (int c = lane; c < k; c += 32) {
+            const real* cc = C + (size_t)c * d;
+            real s = 0;
+            for (int j = 0; j < d; ++j) {
+                const real diff = x[j] - cc[j];
+                s = fma(diff, diff, s);
+            }
+            if (s < best) { best = s; arg = c; }
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+            const real ob = __shfl_xor_sync(FULL_MASK, best, off);
+            const int oa = __shfl_xor_sync(FULL_MASK, arg, off);
+            if (ob < best || (ob == best && oa < arg)) { best = ob; arg = oa; }
+        }
+        if (lane == 0) {
+            const int lab = arg < k ? arg : 0;
+            labels[p] = lab;
+            n_changed += has_old ? (labels_old[p] != lab) : 1;
+        }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) n_changed += __shfl_xor_sync(FULL_MASK, n_changed, off);
+    if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
+}
+
 // One thread per (point, column) of (n, d + 1): w * x values and the weight w itself, as
 // fixed point, added to acc[label] (k, d + 1). Integer atomics: order-independent.
 extern "C" __global__ void grouped_sum_fixed(const real* __restrict__ X, const real* __restrict__ W,
