@@ -27,8 +27,8 @@ def _nvrtc():
     return nvrtc
 
 
-def _compile(nvrtc, options):
-    err, prog = nvrtc.nvrtcCreateProgram(_cupy.source().encode(), b"lloyd.cu", 0, [], [])
+def _compile(nvrtc, options, name="lloyd.cu"):
+    err, prog = nvrtc.nvrtcCreateProgram(_cupy.source(name).encode(), name.encode(), 0, [], [])
     assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS
     opts = [o.encode() for o in options]
     (status,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
@@ -52,12 +52,13 @@ def test_every_kernel_compiles_with_nvrtc_without_warnings(arch):
     nvrtc = _nvrtc()
     if nvrtc is None:
         pytest.skip("NVRTC not installed (pip install 'xkmeans[nvrtc]'; CI installs it)")
-    jobs = [(f"--gpu-architecture={arch}", *opts) for opts in _VARIANTS]
+    jobs = [("lloyd.cu", (f"--gpu-architecture={arch}", *opts)) for opts in _VARIANTS]
+    jobs += [("knn.cu", (f"--gpu-architecture={arch}", *opts)) for opts in plan.knn_variants()]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda o: _compile(nvrtc, o), jobs))
-    for opts, (ok, log) in zip(jobs, results):
-        assert ok, f"{' '.join(opts)}:\n{log}"
-        assert "warning" not in log.lower(), f"{' '.join(opts)}:\n{log}"
+        results = list(pool.map(lambda job: _compile(nvrtc, job[1], job[0]), jobs))
+    for (name, opts), (ok, log) in zip(jobs, results):
+        assert ok, f"{name} {' '.join(opts)}:\n{log}"
+        assert "warning" not in log.lower(), f"{name} {' '.join(opts)}:\n{log}"
 
 
 def test_source_is_package_data_and_matches_the_plan():
@@ -125,6 +126,20 @@ def test_cupy_module_imports_without_cupy():
 
     assert "cupy" not in sys.modules or sys.modules["cupy"] is not None
     assert callable(_cupy.lloyd_plan) and _cupy.nearest_centre.exact_ties
+
+
+def test_knn_planning():
+    assert plan.use_knn_lowd(2, 10) and plan.use_knn_lowd(16, 65)
+    assert not plan.use_knn_lowd(17, 10) and not plan.use_knn_lowd(2, 66)
+    for d in range(1, plan.KNN_MAX_DIM + 1):
+        for itemsize in (4, 8):
+            tile = plan.knn_tile(d, itemsize)
+            assert tile % 32 == 0 and 32 <= tile <= 512
+            assert tile * d * itemsize <= plan.SMEM_LIMIT
+    opts = plan.knn_options("float32", 2, 11)
+    assert "-DXK_KMAX=16" in opts and "-DXK_TILE=512" in opts
+    assert "-DXK_KMAX=8" in plan.knn_options("float64", 16, 1)
+    assert 'extern "C" __global__ void knn_lowd(' in _cupy.source("knn.cu")
 
 
 def test_gpu_distances_setting_is_validated():

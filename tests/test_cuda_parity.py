@@ -145,3 +145,29 @@ def test_tensor_core_distances(gpu, mode):
         np.testing.assert_allclose(gpu.to_numpy(fast.cluster_centers_),
                                    gpu.to_numpy(exact.cluster_centers_), rtol=1e-4, atol=1e-4)
     assert fast.inertia_ == pytest.approx(exact.inertia_, rel=1e-3)
+
+
+@pytest.mark.parametrize("n,d,k", [(1, 2, 1), (700, 2, 10), (1500, 3, 1), (1025, 16, 65),
+                                   (600, 17, 5), (900, 1, 30)])
+def test_self_kneighbors_kernel_equals_portable(gpu, n, d, k):
+    from xkmeans._primitives import self_kneighbors
+
+    rng = np.random.default_rng(n + d)
+    X = rng.normal(size=(n, d))
+    X[n // 2: n // 2 + 20] = X[:20]  # duplicates: distance ties broken by lowest index
+    Xb = gpu.asarray(X)
+    xp = array_api_compat.array_namespace(Xb)
+    dist, ind = self_kneighbors(Xb, k, xp=xp)
+    with config_context(fast_paths=False):
+        dist_ref, ind_ref = self_kneighbors(Xb, k, xp=xp)
+    gpu.check_array(dist, dtype=gpu.dtype, shape=(n, k))
+    np.testing.assert_array_equal(gpu.to_numpy(ind)[:, 0], np.arange(n))
+    np.testing.assert_allclose(gpu.to_numpy(dist), gpu.to_numpy(dist_ref),
+                               rtol=10 * gpu.rtol, atol=10 * gpu.rtol)
+    # Indices equal where the distances are not tied at the dtype's precision.
+    d_ref = gpu.to_numpy(dist_ref)
+    gaps = np.diff(d_ref, axis=1)
+    clear = np.ones_like(d_ref, dtype=bool)
+    clear[:, 1:] &= gaps > 10 * gpu.rtol
+    clear[:, :-1] &= gaps > 10 * gpu.rtol
+    np.testing.assert_array_equal(gpu.to_numpy(ind)[clear], gpu.to_numpy(ind_ref)[clear])

@@ -35,7 +35,7 @@ _FAST_PATHS = {
     "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
-    "self_kneighbors": {"numpy": "_numpy"},
+    "self_kneighbors": {"numpy": "_numpy", "cupy": "_cupy", "torch": "_torch"},
     "connected_components": {"numpy": "_numpy"},
     # Shift-invert eigensolver for the normalized Laplacian: fast path only;
     # elsewhere the spectral embedding runs LOBPCG (Array API).

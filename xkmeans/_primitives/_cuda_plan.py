@@ -85,6 +85,40 @@ def options(dtype: str, d: int = 1, weighted: bool = False, label: str = "int") 
     )
 
 
+KNN_MAX_DIM = 16  # the tiled k-NN kernel keeps queries in registers
+KNN_MAX_OTHERS = 64  # neighbours besides the row itself, kept per thread
+
+
+def use_knn_lowd(d: int, n_neighbors: int) -> bool:
+    """True if the tiled k-NN kernel takes this shape (else the portable path)."""
+    return d <= KNN_MAX_DIM and n_neighbors - 1 <= KNN_MAX_OTHERS
+
+
+def knn_tile(d: int, itemsize: int) -> int:
+    """Rows per shared-memory tile of knn_lowd: 512, fewer where they would not fit."""
+    return max(32, min(512, SMEM_LIMIT // (d * itemsize)) // 32 * 32)
+
+
+@functools.cache
+def knn_options(dtype: str, d: int, n_neighbors: int) -> tuple:
+    """NVRTC options of the knn.cu specialisation for (dtype, d, n_neighbors)."""
+    if dtype not in ("float32", "float64"):
+        msg = f"CUDA kernels take float32 or float64, not {dtype}."
+        raise ValueError(msg)
+    others = max(1, n_neighbors - 1)
+    kmax = 8
+    while kmax < others:
+        kmax *= 2
+    itemsize = 4 if dtype == "float32" else 8
+    return (
+        "--std=c++14",
+        f"-DXK_T={'float' if dtype == 'float32' else 'double'}",
+        f"-DXK_DIM={int(d)}",
+        f"-DXK_KMAX={kmax}",
+        f"-DXK_TILE={knn_tile(d, itemsize)}",
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class StepPlan:
     """How one Lloyd iteration runs for an (n, d) array and k centres."""
@@ -105,6 +139,12 @@ def step_plan(n: int, d: int, k: int, itemsize: int, *, sm_count: int,
     tiles = math.ceil(n / rows)
     grid = elementwise_grid(n * (d + 1), sm_count)
     return StepPlan(False, grid, 0, rows, 1 + 2 * tiles + 2)
+
+
+def knn_variants():
+    """The knn.cu option sets the NVRTC check compiles (ends of each range)."""
+    return [knn_options(dtype, d, k) for dtype in ("float32", "float64")
+            for d in (1, 2, 3, KNN_MAX_DIM) for k in (1, 10, 17, KNN_MAX_OTHERS + 1)]
 
 
 def kernel_variants():

@@ -23,7 +23,7 @@ from .._backend import acc_dtype, get_device
 from .._config import GPU_DISTANCES, get_config
 from . import _cuda_plan as plan
 
-_KERNEL_PATHS = ("nearest_centre", "grouped_sum", "lloyd_plan")
+_KERNEL_PATHS = ("nearest_centre", "grouped_sum", "lloyd_plan", "self_kneighbors")
 
 
 def unavailable(name: str) -> bool:
@@ -32,8 +32,8 @@ def unavailable(name: str) -> bool:
 
 
 @functools.cache
-def source() -> str:
-    return importlib.resources.files(__package__).joinpath("lloyd.cu").read_text()
+def source(name: str = "lloyd.cu") -> str:
+    return importlib.resources.files(__package__).joinpath(name).read_text()
 
 
 @functools.cache
@@ -59,13 +59,13 @@ def _device_id() -> int:
 
 
 @functools.cache
-def _module(device_id: int, options: tuple):
+def _module(device_id: int, options: tuple, name: str = "lloyd.cu"):
     # One module per device and specialisation; CuPy's disk cache keeps the
     # compile to the first run on a machine.
     import cupy
 
     del device_id  # part of the cache key: modules load per device
-    return cupy.RawModule(code=source(), options=options)
+    return cupy.RawModule(code=source(name), options=options)
 
 
 def _kernel(name, dtype, d=1, weighted=False, label="int"):
@@ -326,6 +326,29 @@ def lloyd_plan(X, weights, k, *, xp):
     if X.dtype not in (np.float32, np.float64):
         return None
     return LloydPlan(X, weights, k)
+
+
+def self_kneighbors(X, k, *, xp):
+    """Tiled exact k-NN (``knn.cu``) for d <= 16 and k <= 65; else the portable path."""
+    import cupy
+
+    from . import _portable
+
+    n, d = X.shape
+    if not plan.use_knn_lowd(d, k) or X.dtype not in (np.float32, np.float64):
+        return _portable.self_kneighbors(X, k, xp=xp)
+    with get_device(X):
+        # Centred, as every path does: distances between nearby points lose
+        # less to rounding away from the origin.
+        X = _contiguous(X - X.mean(axis=0, dtype=np.float64).astype(X.dtype))
+        dist = cupy.empty((n, k), dtype=X.dtype)
+        ind = cupy.empty((n, k), dtype=np.int64)
+        opts = plan.knn_options(X.dtype.name, d, k)
+        kern = _module(_device_id(), opts, "knn.cu").get_function("knn_lowd")
+        tile = plan.knn_tile(d, X.itemsize)
+        kern(((n + plan.BLOCK - 1) // plan.BLOCK,), (plan.BLOCK,),
+             (X, np.int64(n), np.int32(k - 1), dist, ind), shared_mem=tile * d * X.itemsize)
+        return dist, ind
 
 
 def k_smallest(D, k, *, xp):

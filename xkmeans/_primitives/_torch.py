@@ -137,6 +137,15 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
     return sums, counts
 
 
+def self_kneighbors(X, k, *, xp):
+    if _on_cuda(X) and _cuda_kernels():
+        from . import _cupy
+
+        dist, ind = _cupy.self_kneighbors(_to_cupy(X), k, xp=xp)
+        return _to_torch(dist), _to_torch(ind)
+    return _portable.self_kneighbors(X, k, xp=xp)
+
+
 def k_smallest(D, k, *, xp):
     import torch
 
