@@ -79,9 +79,9 @@ def test_lowd_shared_memory_fits_and_is_chosen_where_it_fits(itemsize):
             smem = plan.lowd_smem(k, d, itemsize)
             # Centres padded to 16 bytes, then 8-byte sums: the offset lowd_step computes.
             assert smem == -(-k * (d + 1) * itemsize // 16) * 16 + 8 * k * (d + 1)
-            assert plan.use_lowd(k, d, itemsize) == (d <= 16 and smem <= 48 * 1024)
+            assert plan.use_lowd(k, d, itemsize) == (d <= 16 and smem <= plan.SMEM_LIMIT)
     # The colour workloads take the fused kernel up to k = 256 and beyond.
-    assert plan.use_lowd(256, 3, 4) and plan.use_lowd(1024, 3, 4)
+    assert plan.use_lowd(256, 3, 4) and plan.use_lowd(512, 3, 4)
     assert not plan.use_lowd(1024, 128, 4)
 
 

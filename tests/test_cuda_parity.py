@@ -171,3 +171,28 @@ def test_self_kneighbors_kernel_equals_portable(gpu, n, d, k):
     clear[:, 1:] &= gaps > 10 * gpu.rtol
     clear[:, :-1] &= gaps > 10 * gpu.rtol
     np.testing.assert_array_equal(gpu.to_numpy(ind)[clear], gpu.to_numpy(ind_ref)[clear])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_minibatch_kernel_equals_portable_steps(gpu, weighted):
+    # The fused mini-batch update against the composed primitives, step by step.
+    from xkmeans._minibatch import minibatch_step
+
+    X, _ = blobs(n=4096, d=3, centres=16, seed=3, spread=0.5, scale=3.0)
+    w = np.random.default_rng(2).uniform(0.5, 2, size=4096) if weighted else None
+    Xb = gpu.asarray(X)
+    wb = None if w is None else gpu.asarray(w)
+    xp = array_api_compat.array_namespace(Xb)
+    C0 = gpu.asarray(X[:16])
+    counts0 = xp.zeros((16,), dtype=xp.float64, device=array_api_compat.device(Xb))
+    out = minibatch_step(Xb, wb, C0, counts0, candidates=None, ratio=0.01, with_shift=True,
+                         xp=xp)
+    with config_context(fast_paths=False):
+        ref = minibatch_step(Xb, wb, C0, counts0, candidates=None, ratio=0.01,
+                             with_shift=True, xp=xp)
+    for a, b in zip(out, ref):
+        np.testing.assert_allclose(gpu.to_numpy(a), gpu.to_numpy(b), rtol=1e-5, atol=1e-5)
+    again = minibatch_step(Xb, wb, C0, counts0, candidates=None, ratio=0.01, with_shift=True,
+                           xp=xp)
+    for a, b in zip(out, again):
+        np.testing.assert_array_equal(gpu.to_numpy(a), gpu.to_numpy(b))

@@ -34,7 +34,7 @@ from ._backend import (
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._kmeans import _CentresMixin, _check_same_backend, resolve_n_init
 from ._lloyd import weighted_total
-from ._primitives import grouped_sum, nearest_centre, sq_distances
+from ._primitives import fused_minibatch_update, grouped_sum, nearest_centre, sq_distances
 from ._validation import _is_foreign_array, check_centres, check_sample_weight, check_X
 
 __all__ = ["MiniBatchKMeans", "minibatch_step"]
@@ -78,6 +78,17 @@ def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift
     """
     device = get_device(X)
     acc = acc_dtype(xp, device)
+    fused = fused_minibatch_update(X, weights, centres, counts, xp=xp, device=device)
+    if fused is not None:  # GPU: three kernel launches, statistics on the device
+        new, new_counts, stats = fused
+        if candidates is None:
+            return new, new_counts, stats
+        moved, new_counts, n_moved = _reassign(X, new, new_counts, candidates, ratio, xp=xp)
+        old = xp.astype(centres, acc)
+        shift = xp.sum((xp.astype(moved, acc) - old) ** 2) if with_shift else stats[2] * 0
+        stats = xp.stack([stats[0], stats[1], shift, xp.astype(n_moved, acc),
+                          xp.sum(xp.astype(new_counts == 0, acc))])
+        return moved, new_counts, stats
     labels, dist2 = nearest_centre(X, centres, xp=xp)
     sums, wsum = grouped_sum(X, labels, weights, centres.shape[0], xp=xp)
     old = xp.astype(centres, acc)

@@ -20,6 +20,7 @@ __all__ = [
     "connected_components",
     "csr_matmul",
     "fused_lloyd_step",
+    "fused_minibatch_update",
     "grouped_sum",
     "has_identical_rows",
     "k_smallest",
@@ -43,8 +44,9 @@ _FAST_PATHS = {
     # Fused E+M step: fast path only; the loop composes the two primitives
     # above where a backend has none.
     "lloyd_step": {"numpy": "_numpy", "torch": "_torch"},
-    # Device Lloyd iterations (CUDA kernels): fast path only.
+    # Device Lloyd iterations and mini-batch updates (CUDA kernels): fast path only.
     "lloyd_plan": {"cupy": "_cupy", "torch": "_torch"},
+    "minibatch_update": {"cupy": "_cupy", "torch": "_torch"},
 }
 
 
@@ -117,6 +119,19 @@ def lloyd_plan(X, weights, n_clusters, *, xp, device):
         return None
     impl = _impl("lloyd_plan", xp)
     return None if impl is None else impl(X, weights, n_clusters, xp=xp)
+
+
+def fused_minibatch_update(X, weights, centres, counts, *, xp, device):
+    """One mini-batch update by the backend's fused kernels, or None.
+
+    ``(new_centres, new_counts, stats)`` as ``minibatch_step`` computes them
+    before reassignment (``stats[3] == 0``); None where no kernel takes the
+    shape or the backend (then the caller composes the primitives).
+    """
+    if is_cpu(xp, device):
+        return None
+    impl = _impl("minibatch_update", xp)
+    return None if impl is None else impl(X, weights, centres, counts, xp=xp)
 
 
 def has_identical_rows(C, *, xp) -> bool:

@@ -23,7 +23,8 @@ from .._backend import acc_dtype, get_device
 from .._config import GPU_DISTANCES, get_config
 from . import _cuda_plan as plan
 
-_KERNEL_PATHS = ("nearest_centre", "grouped_sum", "lloyd_plan", "self_kneighbors")
+_KERNEL_PATHS = ("nearest_centre", "grouped_sum", "lloyd_plan", "self_kneighbors",
+                 "minibatch_update")
 
 
 def unavailable(name: str) -> bool:
@@ -302,7 +303,8 @@ class LloydPlan:
                 _kernel("lowd_step", X.dtype, d, weighted)(
                     (self.plan.grid,), (plan.BLOCK,),
                     (X, W if weighted else X, C, np.int64(n), np.int32(k), self.scales, old,
-                     np.int32(self.has_old), new, self.acc, self.changed),
+                     np.int32(self.has_old), new, self.acc, self.changed, np.int32(0),
+                     self.scales),
                     shared_mem=self.plan.smem)
             else:
                 self.gemm.assign(C, new, old if self.has_old else None, self.changed)
@@ -320,6 +322,58 @@ class LloydPlan:
             self.labels = [new, old]
             self.has_old = True
             return new, C_new, counts, stats
+
+
+@functools.lru_cache(maxsize=8)
+def _minibatch_workspace(device_id, k, d, batch, dtype):
+    """Buffers of a mini-batch step, kept zero between steps by the kernels."""
+    import cupy
+
+    grid = plan.lowd_grid(batch, d, _sm_count(device_id))
+    return {"grid": grid,
+            "acc": cupy.zeros((k, d + 1), dtype=np.int64),
+            "changed": cupy.zeros(1, dtype=np.uint64),
+            "labels": cupy.empty(batch, dtype=np.int32),
+            "inertia": cupy.empty(grid, dtype=np.float64),
+            "scales": cupy.empty(2, dtype=np.float64)}
+
+
+def minibatch_update(X, weights, centres, counts, *, xp):
+    """One mini-batch step in three launches (scales, fused assign + sums, update).
+
+    Returns ``(new_centres, new_counts, stats)`` as ``minibatch_step`` does
+    before reassignment, or None where the fused kernel does not take the
+    shape (then the caller composes the primitives).
+    """
+    import cupy
+
+    n, d = X.shape
+    k = centres.shape[0]
+    if X.dtype not in (np.float32, np.float64) or not plan.use_lowd(k, d, X.itemsize) or n == 0:
+        return None
+    with get_device(X):
+        X = _contiguous(X)
+        W = None if weights is None else _contiguous(weights, X.dtype)
+        C = _contiguous(centres, X.dtype)
+        counts = cupy.array(counts, dtype=np.float64)  # a copy: the kernel updates it
+        ws = _minibatch_workspace(_device_id(), k, d, n, X.dtype.name)
+        weighted = W is not None
+        _kernel("batch_scales", X.dtype)(
+            (1,), (plan.FINAL_THREADS,),
+            (X, W if weighted else X, np.int64(n), np.int32(d), np.int32(weighted),
+             ws["scales"]))
+        _kernel("lowd_step", X.dtype, d, weighted)(
+            (ws["grid"],), (plan.BLOCK,),
+            (X, W if weighted else X, C, np.int64(n), np.int32(k), ws["scales"], ws["labels"],
+             np.int32(0), ws["labels"], ws["acc"], ws["changed"], np.int32(1), ws["inertia"]),
+            shared_mem=plan.lowd_smem(k, d, X.itemsize))
+        new = cupy.empty_like(C)
+        stats = cupy.empty(5, dtype=np.float64)
+        _kernel("minibatch_finalize", X.dtype)(
+            (1,), (plan.FINAL_THREADS,),
+            (ws["acc"], np.int32(k), np.int32(d), ws["scales"], C, new, counts, ws["inertia"],
+             np.int32(ws["grid"]), ws["changed"], stats))
+        return new, counts, stats
 
 
 def lloyd_plan(X, weights, k, *, xp):

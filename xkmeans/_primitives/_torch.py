@@ -64,6 +64,16 @@ def lloyd_plan(X, weights, k, *, xp):
     return None if plan is None else _CupyPlan(plan)
 
 
+def minibatch_update(X, weights, centres, counts, *, xp):
+    if not (_on_cuda(X) and _cuda_kernels()):
+        return None
+    from . import _cupy
+
+    out = _cupy.minibatch_update(_to_cupy(X), _to_cupy(weights), _to_cupy(centres),
+                                 _to_cupy(counts), xp=xp)
+    return None if out is None else tuple(_to_torch(a) for a in out)
+
+
 def _cuda_nearest_centre(X, C, x_sq):
     """Without CuPy: |c|^2 - 2 X C^T by ``addmm`` in row tiles, ``min`` per row."""
     import torch

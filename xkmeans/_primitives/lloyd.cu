@@ -97,11 +97,14 @@ extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __r
                                      const double* __restrict__ scales,
                                      const int* __restrict__ labels_old, int has_old,
                                      int* __restrict__ labels, long long* __restrict__ acc,
-                                     u64* __restrict__ changed) {
+                                     u64* __restrict__ changed, int want_inertia,
+                                     double* __restrict__ block_inertia) {
     extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ double warp_inertia[32];
     real* cs = reinterpret_cast<real*>(smem);
     const int cs_bytes = ((k * (DIM + 1) * (int)sizeof(real) + 15) / 16) * 16;
     long long* sacc = reinterpret_cast<long long*>(smem + cs_bytes);
+    double inertia = 0.0;
     load_centres(C, k, cs);
     for (int e = threadIdx.x; e < k * (DIM + 1); e += blockDim.x) sacc[e] = 0;
     __syncthreads();
@@ -133,6 +136,16 @@ extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __r
 #if XK_WEIGHTED
                 w = (double)W[p];
 #endif
+                if (want_inertia) {  // |x - c|^2 directly; c = -0.5 * (-2c) exactly
+                    const real* cc = cs + lab * (DIM + 1) + 1;
+                    real s = 0;
+#pragma unroll
+                    for (int j = 0; j < DIM; ++j) {
+                        const real diff = x[q][j] + real(0.5) * cc[j];
+                        s = fma(diff, diff, s);
+                    }
+                    inertia += w * (double)s;
+                }
             }
             long long v[DIM + 1];
 #pragma unroll
@@ -160,7 +173,17 @@ extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __r
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) n_changed += __shfl_xor_sync(FULL_MASK, n_changed, off);
     if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
+    if (want_inertia) {  // fixed order: butterfly in the warp, then warps in order
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) inertia += __shfl_xor_sync(FULL_MASK, inertia, off);
+        if (lane == 0) warp_inertia[threadIdx.x >> 5] = inertia;
+    }
     __syncthreads();
+    if (want_inertia && threadIdx.x == 0) {
+        double total = 0.0;
+        for (int w = 0; w < (int)(blockDim.x >> 5); ++w) total += warp_inertia[w];
+        block_inertia[blockIdx.x] = total;
+    }
     for (int e = threadIdx.x; e < k * (DIM + 1); e += blockDim.x)
         if (sacc[e] != 0) atomicAdd(reinterpret_cast<u64*>(&acc[e]), (u64)sacc[e]);
 }
@@ -436,6 +459,95 @@ extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
         stats[0] = (double)*changed;
         stats[1] = red_shift[0];
         stats[2] = red_empty[0];
+        *changed = 0;
+    }
+}
+
+// One block of FINAL_THREADS, for small arrays (a mini-batch): as fixed_scales, with
+// max|x| over the n * d values of X and max|w| over W (1 when unweighted) found here.
+extern "C" __global__ void batch_scales(const real* __restrict__ X, const real* __restrict__ W,
+                                        long long n, int d, int weighted,
+                                        double* __restrict__ scales) {
+    __shared__ double red_x[FINAL_THREADS];
+    __shared__ double red_w[FINAL_THREADS];
+    double mx = 0.0, mw = weighted ? 0.0 : 1.0;
+    for (long long e = threadIdx.x; e < n * d; e += blockDim.x) mx = fmax(mx, fabs((double)X[e]));
+    if (weighted)
+        for (long long e = threadIdx.x; e < n; e += blockDim.x) mw = fmax(mw, fabs((double)W[e]));
+    red_x[threadIdx.x] = mx;
+    red_w[threadIdx.x] = mw;
+    __syncthreads();
+    for (int s = FINAL_THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            red_x[threadIdx.x] = fmax(red_x[threadIdx.x], red_x[threadIdx.x + s]);
+            red_w[threadIdx.x] = fmax(red_w[threadIdx.x], red_w[threadIdx.x + s]);
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        const double b[2] = {(double)n * red_x[0] * red_w[0], (double)n * red_w[0]};
+        for (int i = 0; i < 2; ++i) {
+            int e = b[i] > 0.0 ? 62 - (int)ceil(log2(b[i])) : 0;
+            scales[i] = ldexp(1.0, e > 1000 ? 1000 : e);
+        }
+    }
+}
+
+// One block of FINAL_THREADS: scikit-learn's mini-batch update from the batch sums in acc:
+// counts += batch weight; a centre that got weight moves to (c * old count + sum) / new count
+// (in double, then rounded to real). acc and changed are zeroed for the next step.
+// stats = [sum of w |x - c|^2 over the grid's block partials (in block order), batch weight,
+// squared shift (double new - old), 0 (reassignments: the caller's), centres of count 0].
+extern "C" __global__ void minibatch_finalize(long long* __restrict__ acc, int k, int d,
+                                              const double* __restrict__ scales,
+                                              const real* __restrict__ C_old,
+                                              real* __restrict__ C_new,
+                                              double* __restrict__ counts,
+                                              const double* __restrict__ block_inertia,
+                                              int n_blocks, u64* __restrict__ changed,
+                                              double* __restrict__ stats) {
+    __shared__ double red_shift[FINAL_THREADS];
+    __shared__ double red_w[FINAL_THREADS];
+    __shared__ double red_zero[FINAL_THREADS];
+    const double sx = scales[0], sw = scales[1];
+    double shift = 0.0, wtot = 0.0, zero = 0.0;
+    for (int c = threadIdx.x; c < k; c += blockDim.x) {
+        long long* a = acc + (size_t)c * (d + 1);
+        const double wsum = (double)a[d] / sw;
+        const double old_count = counts[c];
+        const double new_count = old_count + wsum;
+        counts[c] = new_count;
+        wtot += wsum;
+        zero += new_count == 0.0;
+        for (int j = 0; j < d; ++j) {
+            const double old = (double)C_old[(size_t)c * d + j];
+            const double nv = wsum > 0.0 ? (old * old_count + (double)a[j] / sx) / new_count : old;
+            C_new[(size_t)c * d + j] = (real)nv;
+            shift += (nv - old) * (nv - old);
+            a[j] = 0;
+        }
+        a[d] = 0;
+    }
+    red_shift[threadIdx.x] = shift;
+    red_w[threadIdx.x] = wtot;
+    red_zero[threadIdx.x] = zero;
+    __syncthreads();
+    for (int s = FINAL_THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            red_shift[threadIdx.x] += red_shift[threadIdx.x + s];
+            red_w[threadIdx.x] += red_w[threadIdx.x + s];
+            red_zero[threadIdx.x] += red_zero[threadIdx.x + s];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        double inertia = 0.0;
+        for (int b = 0; b < n_blocks; ++b) inertia += block_inertia[b];
+        stats[0] = inertia;
+        stats[1] = red_w[0];
+        stats[2] = red_shift[0];
+        stats[3] = 0.0;
+        stats[4] = red_zero[0];
         *changed = 0;
     }
 }
