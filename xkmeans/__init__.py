@@ -8,12 +8,14 @@ from ._backend import MixedArrayError
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
 from ._minibatch import MiniBatchKMeans
+from ._mixture import GaussianMixture
 from ._neighbors import CSRGraph, kneighbors, kneighbors_graph
 from ._spectral import SpectralClustering
 from .quantize import dequantize, psnr, quantize
 
 __all__ = [
     "CSRGraph",
+    "GaussianMixture",
     "KMeans",
     "MiniBatchKMeans",
     "MixedArrayError",
