@@ -4,6 +4,7 @@ The same code runs on NumPy (CPU), CuPy (CUDA), PyTorch and array-api-strict;
 results come back in the input's library, on its device.
 """
 
+from . import metrics  # noqa: F401 (the xkmeans.metrics module)
 from ._backend import MixedArrayError
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
