@@ -6,6 +6,7 @@ results come back in the input's library, on its device.
 
 from . import metrics  # noqa: F401 (the xkmeans.metrics module)
 from ._backend import MixedArrayError
+from ._choose_k import choose_k
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
 from ._minibatch import MiniBatchKMeans
@@ -21,6 +22,7 @@ __all__ = [
     "MiniBatchKMeans",
     "MixedArrayError",
     "SpectralClustering",
+    "choose_k",
     "config_context",
     "dequantize",
     "get_config",
