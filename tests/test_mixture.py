@@ -141,6 +141,64 @@ def test_kmeans_init_uses_xkmeans_kmeans():
     assert gm.n_iter_ == 0 and not gm.converged_ and gm.lower_bounds_ == []
 
 
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_random_init_is_sklearns_first_m_step(cov_type):
+    # Uniform responsibilities drawn chunk by chunk (two passes replay the same
+    # draws) give scikit-learn's M-step on the whole responsibility matrix.
+    from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
+
+    X = stretched(n=150, seed=5)
+    with config_context(working_memory=0.02), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # tiny chunks: slow, says so
+        gm = GaussianMixture(3, covariance_type=cov_type, init_params="random",
+                             random_state=0, max_iter=0).fit(X)
+    resp = np.random.default_rng(0).uniform(size=(150, 3))
+    resp /= resp.sum(axis=1, keepdims=True)
+    nk, means, covs = _estimate_gaussian_parameters(X, resp, 1e-6, cov_type)
+    np.testing.assert_allclose(gm.weights_, nk / 150, rtol=1e-12)
+    np.testing.assert_allclose(gm.means_, means, rtol=1e-10)
+    np.testing.assert_allclose(gm.covariances_, covs, rtol=1e-10, atol=1e-12)
+
+
+def test_one_readback_per_iteration(monkeypatch):
+    import xkmeans._gaussian_em as em
+
+    calls = []
+
+    def counting(a):
+        calls.append(a)
+        return em_to_numpy(a)
+
+    em_to_numpy = em.to_numpy
+    monkeypatch.setattr(em, "to_numpy", counting)
+    X, init, _ = reference("full")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(3, tol=0, max_iter=7, **init).fit(X)
+    # One array of two numbers per iteration, and one check of the initial factors.
+    assert gm.n_iter_ == 7 and len(calls) == 8
+    assert all(np.asarray(a).size <= 2 for a in calls)
+
+
+def test_cuda_syncs_about_once_per_iteration():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    X, init, _ = reference("full")
+    Xc = torch.asarray(np.tile(X, (50, 1)), device="cuda")
+    kw = {k: torch.asarray(v, device="cuda") for k, v in init.items()}
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            gm = GaussianMixture(3, tol=0, max_iter=10, **kw).fit(Xc)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    syncs = sum("synchroniz" in str(w.message).lower() for w in rec)
+    # Validation of X and of the initial parameters costs a handful.
+    assert syncs <= gm.n_iter_ + 12, (syncs, gm.n_iter_)
+
+
 def test_n_init_keeps_best_and_fit_predict_equals_predict():
     X = stretched(n=150, seed=3)
     one = GaussianMixture(3, init_params="random", random_state=0, max_iter=20)

@@ -505,9 +505,12 @@ default='kmeans'
         log_likelihood : float
             Summed in the widest float the device offers.
         """
-        X, xp, device = self._check_test_data(X, "score")
-        chunks, _ = self._chunks(X)
-        acc = acc_dtype(xp, device)
+        X, _, _ = self._check_test_data(X, "score")
+        return self._mean_log_likelihood(X)
+
+    def _mean_log_likelihood(self, X):
+        chunks, xp = self._chunks(X)
+        acc = acc_dtype(xp, get_device(X))
         total = sum(xp.sum(xp.astype(lse, acc)) for _, _, _, lse in chunks)
         return float(to_numpy(xp.asarray(total))) / X.shape[0]
 
@@ -535,8 +538,9 @@ default='kmeans'
         -------
         bic : float
         """
+        X, _, _ = self._check_test_data(X, "bic")
         n = X.shape[0]
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        return -2 * self._mean_log_likelihood(X) * n + self._n_parameters() * math.log(n)
 
     def aic(self, X):
         """Akaike information criterion of the model on X (lower is better).
@@ -551,7 +555,8 @@ default='kmeans'
         -------
         aic : float
         """
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        X, _, _ = self._check_test_data(X, "aic")
+        return -2 * self._mean_log_likelihood(X) * X.shape[0] + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
         """Draw random samples from the fitted mixture.
