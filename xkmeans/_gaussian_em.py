@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ._backend import acc_dtype, chunk_rows, itemsize, row_chunks, to_numpy
+from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks, to_numpy
 from ._mixture_primitives import (
     NotPositiveDefinite,
+    cholesky,
     logsumexp,
     precision_cholesky,
     solve_triangular,
@@ -189,17 +190,11 @@ def _m_step(stats, shift, *, cov_type, reg_covar, n_samples, dtype, normalize, x
         if cov_type == "spherical":
             cov = xp.mean(cov, axis=1)
     if cov_type in ("full", "tied"):
-        cov = cov + reg_covar * xp.eye(d, dtype=R.dtype, device=_device(R))
+        cov = cov + reg_covar * xp.eye(d, dtype=R.dtype, device=get_device(R))
     else:
         cov = cov + reg_covar
     weights = nk / (xp.sum(nk) if normalize else n_samples)
     return weights, means, cov
-
-
-def _device(a):
-    import array_api_compat
-
-    return array_api_compat.device(a)
 
 
 def _factor(cov, cov_type, *, dtype, xp):
@@ -228,9 +223,9 @@ def from_responsibilities(X, resp_of, n_components, *, n_samples, cov_type, reg_
     the same on every call (it is called in two passes, each in row order:
     means, then the scatter around them). ``n_samples`` is the size of the
     data set (X may hold only the rows with nonzero responsibilities).
-    ``weights``, ``means`` (acc arrays) and
-    ``precisions`` (a ``Mixture`` made by ``from_precisions``) replace what
-    the responsibilities give, as the user's ``*_init`` do.
+    ``weights``, ``means`` (acc arrays) and ``precisions`` (a ``Mixture``
+    made by ``from_precisions``) replace what the responsibilities give, as
+    the user's ``*_init`` do.
     """
     acc = acc_dtype(xp, device)
     n = X.shape[0]
@@ -265,15 +260,13 @@ def from_precisions(precisions, weights, means, *, cov_type, dtype, xp):
     if cov_type in ("full", "tied"):
         flipped = xp.flip(precisions, axis=(-2, -1))
         try:
-            from ._mixture_primitives import cholesky
-
             L, bad = cholesky(flipped, xp=xp)
         except NotPositiveDefinite as e:
             raise ValueError(not_positive_definite_message(dtype, xp)) from e
         _check_factor(bad, dtype, xp)
         pc = xp.flip(L, axis=(-2, -1))
         d = pc.shape[-1]
-        eye = xp.eye(d, dtype=pc.dtype, device=_device(pc))
+        eye = xp.eye(d, dtype=pc.dtype, device=get_device(pc))
         inv = solve_triangular(pc, eye, lower=False, xp=xp)  # U^-1
         cov = xp.matrix_transpose(inv) @ inv
     else:
