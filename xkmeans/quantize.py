@@ -4,10 +4,16 @@ The palette is fitted on a random sample of pixels (k-means, or mini-batch
 k-means), then every pixel is assigned to its nearest palette colour in
 tiles of rows, so memory stays bounded however large the image: the only
 full-size arrays are the input image and the output index image.
+
+A batch of images goes through the same three stages (draw the samples, fit
+the palettes, assign the pixels), a group of images at a time; the fit of a
+group is one call (:func:`_fit_palettes`), the place for a kernel that fits
+many independent small k-means problems in one launch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from numbers import Integral
@@ -24,6 +30,7 @@ from ._backend import (
     itemsize,
     row_chunks,
 )
+from ._config import get_config
 from ._primitives import nearest_centre
 
 __all__ = ["DEFAULT_SAMPLE_SIZE", "dequantize", "psnr", "quantize"]
@@ -34,9 +41,16 @@ __all__ = ["DEFAULT_SAMPLE_SIZE", "dequantize", "psnr", "quantize"]
 #: and the fit takes about 0.15 s on one CPU core.
 DEFAULT_SAMPLE_SIZE = 65_536
 
-# Pixels per assignment tile: the float copy of a tile and its distances stay
-# in cache, and a progress bar moves often enough.
-_TILE_PIXELS = 1 << 16
+# Pixels per assignment tile. nearest_centre chunks its own scratch (the n x k
+# distances, cache-sized on a CPU), so a tile only bounds the float copy of its
+# pixels, their labels and distances (about 25 bytes a pixel: 26 MB). Big tiles
+# let the primitive's parallel kernel (scikit-learn's OpenMP one on NumPy, a
+# CUDA kernel on CuPy) run long: on 2 cores, 65536-pixel tiles made the
+# assignment of a 4096 x 4096 image several times slower.
+_TILE_PIXELS = 1 << 20
+
+_SHAPE_MSG = "(height, width, 3) or (height, width, 4)"
+_BATCH_MSG = ", or a batch of them (a list, or shape (n_images, height, width, 3|4))"
 
 
 def _check_image(image, name="image"):
@@ -46,10 +60,9 @@ def _check_image(image, name="image"):
     xp = get_namespace(image)
     device = get_device(image)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
-        msg = (
-            f"{name} should be an array of shape (height, width, 3) or (height, width, 4); "
-            f"got shape {tuple(image.shape)}."
-        )
+        batch = _BATCH_MSG if name == "image" else ""
+        shape = tuple(image.shape)
+        msg = f"{name} should be an array of shape {_SHAPE_MSG}{batch}; got shape {shape}."
         raise ValueError(msg)
     if image.dtype != xp.uint8 and not xp.isdtype(image.dtype, "real floating"):
         msg = f"{name} should have dtype uint8 or a real floating dtype; got {image.dtype}."
@@ -60,16 +73,95 @@ def _check_image(image, name="image"):
     return image, xp, device
 
 
-def _work_dtype(image, xp):
+def _as_batch(image):
+    """``(images, kind)``: kind 'single', 'list' (a list or tuple) or 'stacked' (4-D)."""
+    if isinstance(image, (list, tuple)):
+        if not image:
+            msg = f"image is an empty {type(image).__name__}; pass at least one image."
+            raise ValueError(msg)
+        return list(image), "list"
+    if not is_array(image):
+        image = np.asarray(image)
+    if image.ndim != 4:
+        return [image], "single"
+    if image.shape[0] == 0:
+        msg = f"image holds no images: shape {tuple(image.shape)}."
+        raise ValueError(msg)
+    return [image[i, ...] for i in range(image.shape[0])], "stacked"
+
+
+def _check_params(n_colors, method, sample_size):
+    if not isinstance(n_colors, Integral) or isinstance(n_colors, bool) or n_colors < 1:
+        msg = f"n_colors={n_colors!r} should be an integer >= 1."
+        raise ValueError(msg)
+    if method not in ("kmeans", "minibatch"):
+        msg = f"method={method!r} should be 'kmeans' or 'minibatch'."
+        raise ValueError(msg)
+    if sample_size is not None and (not isinstance(sample_size, Integral) or sample_size < 1):
+        msg = f"sample_size={sample_size!r} should be None or an integer >= 1."
+        raise ValueError(msg)
+
+
+def _work_dtype(dtype, xp):
     # uint8 colours and their squared distances are exact enough in float32.
-    return xp.float32 if image.dtype == xp.uint8 else image.dtype
+    return xp.float32 if dtype == xp.uint8 else dtype
 
 
 def _index_dtype(n_colors, xp):
     return xp.uint8 if n_colors <= 256 else xp.int32
 
 
-def _fit_palette(sample, n_colors, method, seed, n_init, xp):
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """One image, checked: its pixels as rows and what the stages need to know."""
+
+    pixels: object  # (n_pixels, channels), the image's namespace and device
+    shape: tuple  # (height, width)
+    dtype: object
+    xp: object
+    device: object
+    n_sample: int
+
+    @property
+    def work(self):
+        return _work_dtype(self.dtype, self.xp)
+
+
+def _plan(image, name, n_colors, sample_size):
+    image, xp, device = _check_image(image, name)
+    h, w, c = image.shape
+    n = h * w
+    m = n if sample_size is None else min(int(sample_size), n)
+    if m < n_colors:
+        who = "the image" if name == "image" else name
+        msg = (
+            f"n_colors={n_colors} should be <= the number of sampled pixels "
+            f"({m}; {who} has {n}). Use fewer colours or a larger sample_size."
+        )
+        raise ValueError(msg)
+    return _Plan(xp.reshape(image, (n, c)), (h, w), image.dtype, xp, device, m)
+
+
+# --- the three stages --------------------------------------------------------------------
+
+def _draw_sample(plan, rng):
+    """The pixels a palette is fitted on (colour channels, work dtype) and the fit's seed.
+
+    Indices are drawn on the host (O(sample), not O(n)), sorted for locality
+    and moved to the device once.
+    """
+    xp, pixels = plan.xp, plan.pixels
+    n = pixels.shape[0]
+    if plan.n_sample == n:
+        sample = pixels[:, :3]
+    else:
+        idx = np.sort(rng.choice(n, size=plan.n_sample, replace=False))
+        sample = xp.take(pixels, xp.asarray(idx, device=plan.device), axis=0)[:, :3]
+    seed = int(rng.integers(2**31 - 1))
+    return xp.astype(sample, plan.work), seed
+
+
+def _fit_palette(sample, n_colors, method, seed, n_init):
     """Centres fitted on ``sample`` (already centred, work dtype)."""
     if method == "kmeans":
         from ._kmeans import KMeans
@@ -84,78 +176,105 @@ def _fit_palette(sample, n_colors, method, seed, n_init, xp):
     return est.fit(sample).cluster_centers_
 
 
-def _quantize(image, n_colors, *, method, random_state, sample_size, n_init, progress):
-    """Palette, indices and the sum of squared colour errors (a 0-d device array)."""
-    image, xp, device = _check_image(image)
-    if not isinstance(n_colors, Integral) or isinstance(n_colors, bool) or n_colors < 1:
-        msg = f"n_colors={n_colors!r} should be an integer >= 1."
-        raise ValueError(msg)
-    if method not in ("kmeans", "minibatch"):
-        msg = f"method={method!r} should be 'kmeans' or 'minibatch'."
-        raise ValueError(msg)
-    h, w, c = image.shape
-    n = h * w
-    cc = 3  # colour channels; a 4th (alpha) is never clustered
-    if sample_size is None:
-        sample_size = n
-    if not isinstance(sample_size, Integral) or sample_size < 1:
-        msg = f"sample_size={sample_size!r} should be None or an integer >= 1."
-        raise ValueError(msg)
-    sample_size = min(int(sample_size), n)
-    if sample_size < n_colors:
-        msg = (
-            f"n_colors={n_colors} should be <= the number of sampled pixels "
-            f"({sample_size}; the image has {n}). Use fewer colours or a larger sample_size."
-        )
-        raise ValueError(msg)
-    tqdm = _tqdm_class(progress)  # before any work: a missing tqdm fails fast
-    rng = check_random_state(random_state)
-    work = _work_dtype(image, xp)
-    is_uint8 = image.dtype == xp.uint8
-    pixels = xp.reshape(image, (n, c))
+def _fit_palettes(samples, seeds, n_colors, method, n_init):
+    """One palette per sample: ``[(centres, offset)]``, centres in the sample's coordinates.
 
-    # Sample: indices drawn on the host (O(sample), not O(n)), sorted for
-    # locality, moved to the device once.
-    if sample_size == n:
-        sample = pixels[:, :cc]
-    else:
-        idx = np.sort(rng.choice(n, size=sample_size, replace=False))
-        sample = xp.take(pixels, xp.asarray(idx, device=device), axis=0)[:, :cc]
-    sample = xp.astype(sample, work)
-    # Centring keeps |x|^2 - 2 x.c + |c|^2 accurate in float32.
-    offset = xp.mean(sample, axis=0)
-    seed = int(rng.integers(2**31 - 1))
-    centres = _fit_palette(sample - offset, n_colors, method, seed, n_init, xp)
-    del sample
-    centres = xp.astype(centres, work) + offset
-    if is_uint8:
+    Independent k-means problems, each with its own seed. Each is fitted
+    about its mean (``offset``): centring keeps |x|^2 - 2 x.c + |c|^2 accurate
+    in float32. A kernel that fits a group of problems in one launch goes
+    here; it must give each problem the palette its own fit gives.
+    """
+    out = []
+    for sample, seed in zip(samples, seeds):
+        xp = get_namespace(sample)
+        offset = xp.mean(sample, axis=0)
+        centres = _fit_palette(sample - offset, n_colors, method, seed, n_init)
+        out.append((xp.astype(centres, sample.dtype) + offset, offset))
+    return out
+
+
+def _palette(plan, centres, offset):
+    """The palette in the image's dtype, and the centred colours pixels are assigned to."""
+    xp = plan.xp
+    if plan.dtype == xp.uint8:
         palette = xp.astype(xp.clip(xp.round(centres), min=0, max=255), xp.uint8)
-        centres = xp.astype(palette, work)
+        centres = xp.astype(palette, plan.work)
     else:
-        palette = xp.astype(centres, image.dtype)
-    centred = centres - offset
+        palette = xp.astype(centres, plan.dtype)
+    return palette, centres - offset
 
-    # Assign every pixel to its nearest palette colour, tile by tile.
-    acc = acc_dtype(xp, device)
-    k = n_colors
-    per_pixel = cc * itemsize(xp, work) * 2 + 8 + 4 * k * itemsize(xp, work)
+
+def _assign(plan, centred, offset, *, with_sse, bar):
+    """Every pixel's nearest palette colour, in tiles: ``(indices, sse or None)``.
+
+    The sum of squared colour errors comes from the distances nearest_centre
+    returns; it is a 0-d array on the image's device, summed in the widest float.
+    """
+    xp, pixels, work = plan.xp, plan.pixels, plan.work
+    n = pixels.shape[0]
+    item = itemsize(xp, work)
+    per_pixel = 3 * item + 8 + item + 1  # float copy, int64 labels, distances, index
     rows = chunk_rows(n, per_pixel, cap=_TILE_PIXELS)
-    indices = xp.empty((n,), dtype=_index_dtype(k, xp), device=device)
-    sse = xp.zeros((), dtype=acc, device=device)
-    bar = _progress_bar(tqdm, n)
+    indices = xp.empty((n,), dtype=_index_dtype(centred.shape[0], xp), device=plan.device)
+    acc = acc_dtype(xp, plan.device)
+    sse = xp.zeros((), dtype=acc, device=plan.device) if with_sse else None
+    for a, b in row_chunks(n, rows):
+        x = xp.astype(pixels[a:b, :3], work) - offset
+        labels, dist2 = nearest_centre(x, centred, xp=xp)
+        indices[a:b] = xp.astype(labels, indices.dtype)
+        if with_sse:
+            sse = sse + xp.sum(dist2, dtype=acc)
+        if bar is not None:
+            bar.update(b - a)
+    return xp.reshape(indices, plan.shape), sse
+
+
+def _groups(plans):
+    """``(start, stop)`` of consecutive images whose samples fit the working memory."""
+    biggest = max(p.n_sample * 3 * itemsize(p.xp, p.work) for p in plans)
+    per_group = max(1, int(get_config()["working_memory"] * 2**20) // biggest)
+    return row_chunks(len(plans), per_group)
+
+
+def _quantize_batch(images, names, n_colors, *, method, random_state, sample_size, n_init,
+                    progress, with_sse):
+    """``[(palette, indices, sse or None)]``, one per image, each as if quantized alone.
+
+    ``progress`` is None, 'pixels' (a bar over one image's pixels) or 'images'.
+    """
+    _check_params(n_colors, method, sample_size)
+    plans = [_plan(im, name, n_colors, sample_size) for im, name in zip(images, names)]
+    tqdm = _tqdm_class(progress)  # before any work: a missing tqdm fails fast
+    # One generator per image, made in order, as quantizing the images one by
+    # one would: a seed gives each image the same draws; a Generator is shared.
+    rngs = [check_random_state(random_state) for _ in plans]
+    total = plans[0].pixels.shape[0] if progress == "pixels" else len(plans)
+    bar = _progress_bar(tqdm, total, progress)
+    out = []
     try:
-        for a, b in row_chunks(n, rows):
-            x = xp.astype(pixels[a:b, :cc], work) - offset
-            labels, _ = nearest_centre(x, centred, xp=xp)
-            indices[a:b] = xp.astype(labels, indices.dtype)
-            diff = xp.take(centred, labels, axis=0) - x
-            sse = sse + xp.sum(xp.astype(diff * diff, acc))
-            if bar is not None:
-                bar.update(b - a)
+        for a, b in _groups(plans):
+            draws = [_draw_sample(p, rng) for p, rng in zip(plans[a:b], rngs[a:b])]
+            fits = _fit_palettes([s for s, _ in draws], [seed for _, seed in draws],
+                                 n_colors, method, n_init)
+            del draws
+            for plan, (centres, offset) in zip(plans[a:b], fits):
+                palette, centred = _palette(plan, centres, offset)
+                pixel_bar = bar if progress == "pixels" else None
+                indices, sse = _assign(plan, centred, offset, with_sse=with_sse, bar=pixel_bar)
+                out.append((palette, indices, sse))
+                if bar is not None and progress == "images":
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return palette, xp.reshape(indices, (h, w)), sse
+    return out
+
+
+def _quantize(image, n_colors, *, method, random_state, sample_size, n_init, progress):
+    """Palette, indices and the sum of squared colour errors (a 0-d device array)."""
+    return _quantize_batch([image], ["image"], n_colors, method=method,
+                           random_state=random_state, sample_size=sample_size, n_init=n_init,
+                           progress="pixels" if progress else None, with_sse=True)[0]
 
 
 def _tqdm_class(progress):
@@ -171,17 +290,18 @@ def _tqdm_class(progress):
     return tqdm
 
 
-def _progress_bar(tqdm, total):
+def _progress_bar(tqdm, total, what):
     if tqdm is None:
         return None
+    kw = ({"unit": "px", "unit_scale": True, "desc": "assigning pixels"} if what == "pixels"
+          else {"unit": "img", "desc": "quantizing images"})
     # disable=None: no bar when stderr is not a terminal.
-    return tqdm(total=total, unit="px", unit_scale=True, desc="assigning pixels",
-                file=sys.stderr, disable=None, leave=False)
+    return tqdm(total=total, file=sys.stderr, disable=None, leave=False, **kw)
 
 
 def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
              sample_size=DEFAULT_SAMPLE_SIZE, n_init=1, progress=False):
-    """Reduce an image to a palette of ``n_colors`` colours.
+    """Reduce an image, or each image of a batch, to a palette of ``n_colors`` colours.
 
     Fits k-means on a random sample of pixels, then assigns every pixel to
     its nearest palette colour in tiles of rows (the ``nearest_centre``
@@ -189,7 +309,7 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
 
     Parameters
     ----------
-    image : array of shape (height, width, 3) or (height, width, 4)
+    image : array of shape (height, width, 3) or (height, width, 4), or a batch
         RGB or RGBA pixels, dtype uint8 or a real float dtype (floats are
         taken as they are; PSNR assumes the range [0, 1]). Any Array API
         library: NumPy, CuPy, PyTorch, array-api-strict...
@@ -197,6 +317,10 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
         holds the 3 colour channels only, and
         ``dequantize(palette, indices, alpha=image[..., 3])`` puts the
         original alpha back.
+        A batch is a list (or tuple) of such images, whose sizes, channels,
+        dtypes and libraries may differ, or one array of shape
+        (n_images, height, width, 3 or 4). Each image gets its own palette,
+        the one it gets when quantized alone with the same ``random_state``.
     n_colors : int, default=16
         Palette size (k). Indices are uint8 when ``n_colors <= 256``, else
         int32.
@@ -207,6 +331,9 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     random_state : int, numpy.random.Generator or None, default=0
         Seeds the one host generator that draws the sample and the
         initial centres: a seed gives the same result on every backend.
+        In a batch, a seed seeds every image alike (the result for an image
+        does not depend on the others); a Generator is drawn from image after
+        image, as quantizing the images one by one in order would.
     sample_size : int or None, default=65536
         Pixels the palette is fitted on (all of them when the image is
         smaller). On china.jpg and flower.jpg at 16 colours this gives a
@@ -215,10 +342,10 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     n_init : int, default=1
         Restarts of the palette fit; the lowest inertia wins.
     progress : bool, default=False
-        Show a tqdm progress bar on stderr while pixels are assigned
-        (hidden when stderr is not a terminal). tqdm is optional (the
-        ``image`` extra installs it); without it ``progress=True`` raises
-        ``ImportError`` before any work is done.
+        Show a tqdm progress bar on stderr while pixels are assigned (over
+        images for a batch; hidden when stderr is not a terminal). tqdm is
+        optional (the ``image`` extra installs it); without it
+        ``progress=True`` raises ``ImportError`` before any work is done.
 
     Returns
     -------
@@ -229,6 +356,12 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     indices : array of shape (height, width)
         Palette index of every pixel (uint8 when ``n_colors <= 256``).
         Both are in the image's namespace and on its device.
+
+        For a batch the result follows the input's form: a list (or tuple)
+        of images gives a list of ``(palette, indices)`` pairs, one per
+        image; an array of shape (n_images, height, width, channels) gives
+        ``palettes`` of shape (n_images, n_colors, 3) and ``indices`` of
+        shape (n_images, height, width), stacked.
 
     See Also
     --------
@@ -243,9 +376,14 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     nothing else goes through the host.
 
     Memory beyond the image and the indices: the sample
-    (``sample_size x 3`` floats) and one assignment tile (at most 65536
-    pixels, their float copy and ``n_colors`` distances each); no
-    ``n_pixels x n_colors`` array is ever held.
+    (``sample_size x 3`` floats) and one assignment tile (at most 1048576
+    pixels: their float copy, labels and distances, about 25 bytes a pixel,
+    and ``nearest_centre``'s own chunk of distances); no
+    ``n_pixels x n_colors`` array is ever held. A batch is fitted a group
+    of images at a time, as many samples as the working memory holds.
+
+    On NumPy (and PyTorch CPU tensors) the assignment runs scikit-learn's
+    compiled, OpenMP-parallel kernel on every core.
 
     Examples
     --------
@@ -259,10 +397,29 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     ((3, 3), dtype('uint8'), (40, 60), dtype('uint8'))
     >>> bool((dequantize(palette, indices) == image).all())
     True
+
+    A batch: a list gives a list of pairs, a 4-D array stacked arrays.
+
+    >>> pairs = quantize([image, image[:20]], n_colors=3)
+    >>> [p.shape for p, _ in pairs], pairs[1][1].shape
+    ([(3, 3), (3, 3)], (20, 60))
+    >>> palettes, indices = quantize(np.stack([image, image[::-1]]), n_colors=3)
+    >>> palettes.shape, indices.shape
+    ((2, 3, 3), (2, 40, 60))
     """
-    palette, indices, _ = _quantize(image, n_colors, method=method, random_state=random_state,
-                                    sample_size=sample_size, n_init=n_init, progress=progress)
-    return palette, indices
+    images, kind = _as_batch(image)
+    names = ["image"] if kind == "single" else [f"image[{i}]" for i in range(len(images))]
+    results = _quantize_batch(images, names, n_colors, method=method, random_state=random_state,
+                              sample_size=sample_size, n_init=n_init, with_sse=False,
+                              progress=None if not progress else
+                              ("pixels" if kind == "single" else "images"))
+    if kind == "single":
+        return results[0][:2]
+    if kind == "list":
+        return [(palette, indices) for palette, indices, _ in results]
+    xp = get_namespace(results[0][0])
+    return (xp.stack([r[0] for r in results], axis=0),
+            xp.stack([r[1] for r in results], axis=0))
 
 
 def dequantize(palette, indices, alpha=None):
