@@ -6,8 +6,11 @@ The GPU parity tests (fast == portable, determinism, ...) are in
 
 from __future__ import annotations
 
-import concurrent.futures
+import json
+import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -15,50 +18,27 @@ from xkmeans._primitives import _cuda_plan as plan
 from xkmeans._primitives import _cupy
 
 
-def _nvrtc():
-    try:
-        from cuda.bindings import nvrtc
-    except ImportError:
-        return None
-    try:
-        nvrtc.nvrtcVersion()
-    except Exception:  # noqa: BLE001 - the wheel is there but its library is not
-        return None
-    return nvrtc
-
-
-def _compile(nvrtc, options, name="lloyd.cu"):
-    err, prog = nvrtc.nvrtcCreateProgram(_cupy.source(name).encode(), name.encode(), 0, [], [])
-    assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS
-    opts = [o.encode() for o in options]
-    (status,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
-    _, size = nvrtc.nvrtcGetProgramLogSize(prog)
-    log = b" " * size
-    nvrtc.nvrtcGetProgramLog(prog, log)
-    nvrtc.nvrtcDestroyProgram(prog)
-    return status == nvrtc.nvrtcResult.NVRTC_SUCCESS, log.decode(errors="replace").strip("\0 \n")
-
-
-# Every dtype, weighting and label type; the dimensions where PPT changes and the ends.
-_DIMS = (1, 2, 3, 4, 5, 8, 9, plan.LOWD_MAX_DIM)
-_VARIANTS = [
-    plan.options(dtype, d, weighted, "int")
-    for dtype in ("float32", "float64") for d in _DIMS for weighted in (False, True)
-] + [plan.options(dtype, 1, w, "int64") for dtype in ("float32", "float64") for w in (0, 1)]
+def _nvrtc_missing():
+    """Why NVRTC cannot run here, or None."""
+    code = "from cuda.bindings import nvrtc; nvrtc.nvrtcVersion()"
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                         text=True)
+    return None if out.returncode == 0 else out.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("arch", plan.ARCHES)
 def test_every_kernel_compiles_with_nvrtc_without_warnings(arch):
-    nvrtc = _nvrtc()
-    if nvrtc is None:
-        pytest.skip("NVRTC not installed (pip install 'xkmeans[nvrtc]'; CI installs it)")
-    jobs = [("lloyd.cu", (f"--gpu-architecture={arch}", *opts)) for opts in _VARIANTS]
-    jobs += [("knn.cu", (f"--gpu-architecture={arch}", *opts)) for opts in plan.knn_variants()]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda job: _compile(nvrtc, job[1], job[0]), jobs))
-    for (name, opts), (ok, log) in zip(jobs, results):
-        assert ok, f"{name} {' '.join(opts)}:\n{log}"
-        assert "warning" not in log.lower(), f"{name} {' '.join(opts)}:\n{log}"
+    missing = _nvrtc_missing()
+    if missing:
+        pytest.skip(f"NVRTC not usable ({missing}); pip install 'xkmeans[nvrtc]' (CI does)")
+    # Its own process: NVRTC loaded here upset later joblib memmap loads.
+    script = pathlib.Path(__file__).parents[1] / "tools" / "nvrtc_compile.py"
+    out = subprocess.run([sys.executable, str(script), arch], capture_output=True, text=True,
+                         check=True)
+    result = json.loads(out.stdout)
+    assert result["compiled"] >= 60
+    for f in result["failures"]:
+        pytest.fail(f"{f['name']} {' '.join(f['options'])}:\n{f['log']}")
 
 
 def test_source_is_package_data_and_matches_the_plan():
