@@ -118,7 +118,7 @@ def test_help_explains_memory_and_devices():
     r = run("quantize", "--help")
     assert r.returncode == 0
     for word in ("Memory", "4096 x 4096", "--device", "auto", "CuPy", "--compare", "--scatter",
-                 "Exit status", "alpha"):
+                 "Exit status", "alpha", "Several images", "folder", "status is then 1"):
         assert word in r.stdout
 
 
@@ -169,9 +169,11 @@ def test_unreadable_input(photo, tmp_path, capsys):
     _assert_failed(code, err, 1, "cannot read input", tmp_path, ["photo.jpg"])
 
 
-def test_input_is_a_folder(tmp_path, capsys):
-    code, _, err = _main(["quantize", tmp_path, "-o", tmp_path / "o.png"], capsys)
-    _assert_failed(code, err, 2, "is a folder", tmp_path, [])
+def test_input_is_an_empty_folder(tmp_path, capsys):
+    # A folder is a batch of its images; one without any is a usage error.
+    (tmp_path / "notes.txt").write_text("x")
+    code, _, err = _main(["quantize", tmp_path, "-o", tmp_path], capsys)
+    _assert_failed(code, err, 2, "holds no image files", tmp_path, ["notes.txt"])
 
 
 def test_output_folder_missing(photo, tmp_path, capsys):
@@ -448,3 +450,119 @@ def test_device_name_of_a_usable_gpu(monkeypatch):
     assert device.id == 0
     assert desc == "gpu 0: Fake GPU \ufffd (CuPy 99.1)"
 
+
+
+# --- several images: files or a folder in, a folder out ---------------------------------------
+
+def _small_images(folder):
+    """Three small images of different sizes and formats in ``folder``; their paths."""
+    from sklearn.datasets import load_sample_image
+
+    china, flower = load_sample_image("china.jpg"), load_sample_image("flower.jpg")
+    paths = [folder / "a.jpg", folder / "b.png", folder / "c.tif"]
+    Image.fromarray(china[100:148, 200:264]).save(paths[0], quality=90)
+    Image.fromarray(flower[200:230, 300:340]).save(paths[1])
+    rgba = np.dstack([china[:20, :24], np.full((20, 24), 255, np.uint8)])
+    rgba[:5, :5, 3] = 0
+    Image.fromarray(rgba, mode="RGBA").save(paths[2])
+    return paths
+
+
+def _decoded(path, mode="RGBA"):
+    with Image.open(path) as im:
+        assert im.mode == "P"
+        return np.asarray(im.convert(mode))
+
+
+def test_folder_in_folder_out(tmp_path, capsys):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    paths = _small_images(src)
+    (src / "notes.txt").write_text("not an image\n")
+    (src / "sub").mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(src / "sub" / "deep.png")
+    code, out, err = _main(["quantize", src, "-o", dst, "-k", "4", "--seed", "3"], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(dst)) == ["a.png", "b.png", "c.png"]  # not recursive, no temp files
+    assert "skipping" in err and "notes.txt" in err and "Traceback" not in err
+    lines = out.splitlines()
+    assert len(lines) == 4 and all("PSNR" in line for line in lines[:3])
+    assert lines[3].startswith("total: 3 of 3 images written")
+    # Each PNG is the single-file command's PNG for that image, byte for byte.
+    for path in paths:
+        single = tmp_path / f"single-{path.stem}.png"
+        code, _, err = _main(["quantize", path, "-o", single, "-k", "4", "--seed", "3", "-q"],
+                             capsys)
+        assert code == 0, err
+        assert (dst / f"{path.stem}.png").read_bytes() == single.read_bytes()
+    assert _decoded(dst / "c.png")[:5, :5, 3].max() == 0  # alpha kept
+
+
+def test_several_files_match_the_library_batch(tmp_path, capsys):
+    paths = _small_images(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    code, stdout, err = _main(["quantize", paths[1], paths[0], "-o", out, "-k", "5", "-q"],
+                              capsys)
+    assert code == 0, err
+    assert stdout == "" and err == ""  # -q: nothing but errors
+    assert sorted(os.listdir(out)) == ["a.png", "b.png"]
+    from xkmeans import dequantize, quantize
+
+    pixels = [np.asarray(Image.open(p).convert("RGB")) for p in paths[:2]]
+    for p, (palette, indices) in zip(paths, quantize(pixels, 5, random_state=0)):
+        np.testing.assert_array_equal(_decoded(out / f"{p.stem}.png", "RGB"),
+                                      dequantize(palette, indices))
+
+
+def test_unreadable_image_among_good_ones(tmp_path, capsys):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    paths = _small_images(src)
+    (src / "bad.jpg").write_bytes(paths[0].read_bytes()[:300])  # truncated
+    code, out, err = _main(["quantize", src, "-o", dst, "-k", "4"], capsys)
+    assert code == 1
+    assert sorted(os.listdir(dst)) == ["a.png", "b.png", "c.png"]  # the others, and no bad.png
+    assert err.count("error:") == 1 and "bad.jpg" in err and "cannot read input" in err
+    assert "Traceback" not in err
+    assert "total: 3 of 4 images written" in out and "1 failed" in out
+
+
+@pytest.mark.parametrize("output", ["o.png", "existing.png", None])
+def test_several_inputs_need_an_output_folder(tmp_path, capsys, output):
+    paths = _small_images(tmp_path)
+    (tmp_path / "existing.png").write_bytes(b"x")
+    before = sorted(os.listdir(tmp_path))
+    args = ["quantize", *paths[:2], "-k", "4"]
+    if output is not None:
+        args += ["-o", tmp_path / output]
+    code, out, err = _main(args, capsys)
+    match = "is missing" if output is None else "is a file" if "existing" in output else \
+        "does not exist"
+    _assert_failed(code, err, 2, match, tmp_path, before)
+    assert "-o names an existing folder" in err and out == ""
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    (["--compare", "cmp.png"], "take a single input image"),
+    (["SAME_STEM"], "would both be written to"),
+    (["MISSING"], "does not exist"),
+    (["-o", "SRC"], "would overwrite the input"),
+])
+def test_batch_usage_errors_before_any_work(tmp_path, capsys, extra, match):
+    paths = _small_images(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    subst = {"SAME_STEM": tmp_path / "out" / "a.bmp", "MISSING": tmp_path / "nope.jpg",
+             "SRC": tmp_path}
+    if extra == ["SAME_STEM"]:
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(subst["SAME_STEM"])
+    extra = [subst.get(a, a) for a in extra]
+    inputs = [*paths, *extra] if len(extra) == 1 else paths  # positionals come together
+    args = ["quantize", *inputs, "-k", "4", "-o", out, *(extra if len(extra) == 2 else [])]
+    before = sorted(os.listdir(tmp_path)), sorted(os.listdir(out))
+    code, _, err = _main(args, capsys)
+    assert code == 2 and match in err and "Traceback" not in err
+    assert (sorted(os.listdir(tmp_path)), sorted(os.listdir(out))) == before

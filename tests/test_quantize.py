@@ -171,3 +171,104 @@ def test_progress_without_tqdm_is_a_clear_import_error(monkeypatch):
     monkeypatch.setattr(q, "_fit_palette", lambda *a, **k: pytest.fail("fitted without tqdm"))
     with pytest.raises(ImportError, match=r"progress=True needs tqdm.*pip install tqdm"):
         quantize(image, 5, progress=True)
+
+
+# --- batches: one palette per image, each as if quantized alone ---------------------------
+
+def _batch_images():
+    """Three small images of different sizes, the last RGBA."""
+    a, _ = _five_colours(24, 32, seed=1)
+    b = load_sample_image("china.jpg")[100:130:2, 200:260:2]  # 15 x 30, many colours
+    rgb, _ = _five_colours(20, 18, seed=2)
+    alpha = np.random.default_rng(3).integers(0, 256, size=(20, 18, 1), dtype=np.uint8)
+    return [a, np.ascontiguousarray(b), np.concatenate([rgb, alpha], axis=2)]
+
+
+def test_batch_equals_each_image_alone(backend):
+    images = [backend.asarray(im) for im in _batch_images()]
+    kw = {"n_colors": 5, "random_state": 7, "sample_size": 300}
+    pairs = quantize(images, **kw)
+    assert isinstance(pairs, list) and len(pairs) == 3
+    for image, (palette, indices) in zip(images, pairs):
+        backend.check_array(palette, dtype="uint8", shape=(5, 3))
+        backend.check_array(indices, dtype="uint8", shape=image.shape[:2])
+        p1, i1 = quantize(image, **kw)
+        np.testing.assert_array_equal(backend.to_numpy(palette), backend.to_numpy(p1))
+        np.testing.assert_array_equal(backend.to_numpy(indices), backend.to_numpy(i1))
+    # One (N, H, W, C) array: stacked results, each image's own palette.
+    stack = backend.asarray(np.stack([_five_colours(16, 12, seed=s)[0] for s in range(3)]))
+    palettes, indices = quantize(stack, **kw)
+    backend.check_array(palettes, dtype="uint8", shape=(3, 5, 3))
+    backend.check_array(indices, dtype="uint8", shape=(3, 16, 12))
+    for i in range(3):
+        p1, i1 = quantize(stack[i, ...], **kw)
+        np.testing.assert_array_equal(backend.to_numpy(palettes)[i], backend.to_numpy(p1))
+        np.testing.assert_array_equal(backend.to_numpy(indices)[i], backend.to_numpy(i1))
+
+
+def test_batch_with_a_generator_draws_image_after_image():
+    # A shared Generator: the same as quantizing the images one by one in order, and the
+    # groups the working memory cuts the batch into do not change that.
+    import warnings
+
+    import xkmeans
+
+    images = _batch_images()
+    kw = {"n_colors": 4, "sample_size": 200}
+    rng = np.random.default_rng(5)
+    expected = [quantize(im, random_state=rng, **kw) for im in images]
+    with warnings.catch_warnings(), xkmeans.config_context(working_memory=0.005):
+        warnings.simplefilter("ignore", RuntimeWarning)  # tiny chunks in the fit
+        got = quantize(tuple(images), random_state=np.random.default_rng(5), **kw)
+    for (p, i), (pe, ie) in zip(got, expected):
+        np.testing.assert_array_equal(p, pe)
+        np.testing.assert_array_equal(i, ie)
+
+
+@pytest.mark.parametrize(("images", "match"), [
+    ([], "empty list"),
+    (np.zeros((0, 4, 4, 3), np.uint8), "holds no images"),
+    ([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8)],
+     r"image\[1\] should be an array of shape \(height, width, 3\)"),
+    ([np.zeros((8, 8, 3), np.uint8), np.zeros((2, 2, 3), np.uint8)],
+     r"n_colors=5 should be <= .* image\[1\] has 4"),
+])
+def test_invalid_batch(images, match, monkeypatch):
+    q = sys.modules["xkmeans.quantize"]
+    monkeypatch.setattr(q, "_fit_palette", lambda *a, **k: pytest.fail("fitted a bad batch"))
+    with pytest.raises(ValueError, match=match):
+        quantize(images, 5)
+
+
+def test_batch_progress_bar_counts_images(monkeypatch):
+    q = sys.modules["xkmeans.quantize"]
+    bars = []
+
+    class FakeBar:
+        def __init__(self, **kw):
+            self.kw, self.n, self.closed = kw, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(q, "_tqdm_class", lambda progress: FakeBar if progress else None)
+    quantize(_batch_images(), 4, progress=True)
+    assert [(b.kw["total"], b.kw["unit"], b.n, b.closed) for b in bars] == [(3, "img", 3, True)]
+    img = _batch_images()[0]
+    quantize(img, 4, progress=True)
+    assert (bars[1].kw["unit"], bars[1].n) == ("px", img.shape[0] * img.shape[1])
+
+
+def test_squared_error_is_the_images(backend):
+    # The command's PSNR comes from this sum: nearest_centre's distances, summed per tile.
+    from xkmeans.quantize import _quantize
+
+    img = _batch_images()[1]
+    palette, indices, sse = _quantize(backend.asarray(img), 6, method="kmeans", random_state=0,
+                                      sample_size=None, n_init=1, progress=False)
+    diff = dequantize(backend.to_numpy(palette), backend.to_numpy(indices)).astype(float) - img
+    assert float(sse) == pytest.approx(float((diff**2).sum()), rel=1e-4)

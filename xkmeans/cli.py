@@ -1,15 +1,18 @@
-"""The ``xkmeans`` command: ``xkmeans quantize [INPUT] [-k N] [-o OUTPUT] ...``.
+"""The ``xkmeans`` command: ``xkmeans quantize [INPUT ...] [-k N] [-o OUTPUT] ...``.
 
 Exit status: 0 on success, 2 for usage errors (bad option values, a missing
 input file, an output that would overwrite the input or whose folder does
 not exist), 1 when the work itself fails (an input that is not a readable
-image, an output that cannot be written, a GPU that is not there).
+image, an output that cannot be written, a GPU that is not there). With
+several inputs, an image that fails is reported and skipped, the others are
+written, and the status is 1 at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -49,11 +52,22 @@ Printed: palette size, PSNR (dB, colour channels), input and output file
 sizes, time per stage, and the device used. A progress bar goes to stderr
 when it is a terminal and tqdm is installed (optional: pip install tqdm).
 
+Several images: give several INPUTs, or a folder (the image files in it, by
+their extension; not its subfolders; other files are skipped with a note),
+and -o an existing folder: each input's PNG is written there under the same
+name with .png (photo.jpg -> FOLDER/photo.png). One line per image and a
+total are printed. Images are read, quantized and written one at a time, so
+memory is that of the largest. An image that cannot be read, quantized or
+written is reported and skipped; the others are still written, and the exit
+status is then 1.
+
 Exit status: 0 success; 2 usage error (bad option, -k out of 1..256, missing
 input, output folder missing, output not named .png, output would overwrite
-the input); 1 failure
-(input not a readable image, output not writable, GPU unavailable). On
-failure no output file is left behind.
+the input; with several inputs: -o not an existing folder, two inputs with
+the same name, --compare or --scatter); 1 failure
+(input not a readable image, output not writable, GPU unavailable; with
+several inputs: any image failed). On failure no output file is left behind:
+every PNG is written to a temporary file and renamed.
 """
 
 
@@ -117,15 +131,17 @@ def _build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     q.add_argument(
-        "input", nargs="?", metavar="INPUT",
-        help="image to quantize (any format Pillow reads: JPEG, PNG, TIFF, ...); "
-             "default: china.jpg, the sample photo bundled with scikit-learn",
+        "input", nargs="*", metavar="INPUT",
+        help="image to quantize (any format Pillow reads: JPEG, PNG, TIFF, ...), several "
+             "images, or a folder of images (needs -o FOLDER); default: china.jpg, the "
+             "sample photo bundled with scikit-learn",
     )
     q.add_argument("-k", "--colors", type=int, default=16, metavar="N",
                    help="palette size, 1..256 (default: 16)")
     q.add_argument("-o", "--output", metavar="OUTPUT",
                    help="PNG to write, ending in .png (default: INPUTNAME-kN.png in the "
-                        "current folder); never the input itself")
+                        "current folder); never the input itself. With several inputs or a "
+                        "folder: an existing folder, where INPUTNAME.png is written for each")
     q.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto",
                    help="cpu: NumPy; gpu: CuPy on the current CUDA device (error if CuPy or "
                         "a GPU is missing); auto: the GPU when CuPy and a device are present, "
@@ -395,16 +411,77 @@ def _human(n):
     return f"{n} B"
 
 
-def _quantize_command(args, out):
-    from .quantize import DEFAULT_SAMPLE_SIZE, _psnr_from_sse, _quantize
+@dataclasses.dataclass
+class _Quantized:
+    """One image read, quantized and written: what the reports and figures need."""
 
+    pixels: np.ndarray
+    fmt: str
+    palette: np.ndarray
+    indices: np.ndarray
+    alpha: np.ndarray | None
+    psnr_db: float
+    note: str | None
+    seconds: dict  # read, quantize, write
+
+
+def _sample_size(args):
+    from .quantize import DEFAULT_SAMPLE_SIZE
+
+    sample_size = DEFAULT_SAMPLE_SIZE if args.sample_size is None else args.sample_size
+    if sample_size < 1:
+        msg = f"--sample-size {sample_size} should be >= 1."
+        raise CommandError(msg, code=2)
+    return sample_size
+
+
+def _quantize_file(args, input_path, output, device, *, progress):
+    """Read, quantize and write one image (the PNG atomically)."""
+    from .quantize import _psnr_from_sse, _quantize
+
+    seconds = {}
+    t0 = time.perf_counter()
+    pixels, fmt = _read_image(input_path)
+    seconds["read"] = time.perf_counter() - t0
+    h, w, c = pixels.shape
+
+    t0 = time.perf_counter()
+    image = pixels if device is None else namespace_for_device(device).asarray(pixels,
+                                                                               device=device)
+    try:
+        palette, indices, sse = _quantize(
+            image, args.colors, method=args.method, random_state=args.seed,
+            sample_size=_sample_size(args), n_init=1, progress=progress,
+        )
+    except ValueError as e:  # e.g. fewer pixels than colours
+        raise CommandError(str(e), code=2) from e
+    if device is not None:
+        palette, indices, sse = to_numpy(palette), to_numpy(indices), float(sse)
+        del image
+    seconds["quantize"] = time.perf_counter() - t0
+    psnr_db = _psnr_from_sse(float(sse), h * w * 3, 255.0)
+    alpha = pixels[:, :, 3] if c == 4 else None
+
+    t0 = time.perf_counter()
+    im, note = _palette_image(palette, indices, alpha)
+    _save_png(im, output, args.compress_level, args.png_strategy)
+    del im
+    seconds["write"] = time.perf_counter() - t0
+    return _Quantized(pixels, fmt, palette, indices, alpha, psnr_db, note, seconds)
+
+
+def _quantize_command(args, out):
+    _sample_size(args)  # a usage error before any work
+    if len(args.input) > 1 or (len(args.input) == 1 and os.path.isdir(args.input[0])):
+        return _batch_command(args, out)
+    return _single_command(args, out)
+
+
+def _single_command(args, out):
     t_start = time.perf_counter()
-    input_path = args.input if args.input is not None else _sample_image_path()
+    input_path = args.input[0] if args.input else _sample_image_path()
     if not os.path.exists(input_path):
         msg = f"input {input_path!r} does not exist."
-        raise CommandError(msg, code=2)
-    if os.path.isdir(input_path):
-        msg = f"input {input_path!r} is a folder, not an image."
         raise CommandError(msg, code=2)
     output = args.output
     if output is None:
@@ -427,70 +504,179 @@ def _quantize_command(args, out):
     _require("PIL.Image", "image", "xkmeans quantize", package="Pillow")
     device, device_desc = _choose_device(args.device)
 
-    t0 = time.perf_counter()
-    pixels, fmt = _read_image(input_path)
-    t_read = time.perf_counter() - t0
-    h, w, c = pixels.shape
-
-    t0 = time.perf_counter()
-    if device is None:
-        image = pixels
-    else:
-        image = namespace_for_device(device).asarray(pixels, device=device)
-    sample_size = DEFAULT_SAMPLE_SIZE if args.sample_size is None else args.sample_size
-    if sample_size < 1:
-        msg = f"--sample-size {sample_size} should be >= 1."
-        raise CommandError(msg, code=2)
-    try:
-        palette, indices, sse = _quantize(
-            image, args.colors, method=args.method, random_state=args.seed,
-            sample_size=sample_size, n_init=1, progress=not args.quiet and _have_tqdm(),
-        )
-    except ValueError as e:  # e.g. fewer pixels than colours
-        raise CommandError(str(e), code=2) from e
-    if device is not None:
-        palette, indices, sse = to_numpy(palette), to_numpy(indices), float(sse)
-        del image
-    t_quant = time.perf_counter() - t0
-    psnr_db = _psnr_from_sse(float(sse), h * w * 3, 255.0)
-    alpha = pixels[:, :, 3] if c == 4 else None
-
-    t0 = time.perf_counter()
-    im, note = _palette_image(palette, indices, alpha)
-    _save_png(im, output, args.compress_level, args.png_strategy)
-    del im
-    t_write = time.perf_counter() - t0
-
+    r = _quantize_file(args, input_path, output, device,
+                       progress=not args.quiet and _have_tqdm())
     t0 = time.perf_counter()
     if args.compare:
-        _compare_figure(pixels, palette, indices, alpha, psnr_db, args.compare)
+        _compare_figure(r.pixels, r.palette, r.indices, r.alpha, r.psnr_db, args.compare)
     if args.scatter:
-        _scatter_figure(pixels, palette, indices, args.seed, args.scatter)
+        _scatter_figure(r.pixels, r.palette, r.indices, args.seed, args.scatter)
     t_figs = time.perf_counter() - t0
     total = time.perf_counter() - t_start
-
     if not args.quiet:
-        in_size, out_size = os.path.getsize(input_path), os.path.getsize(output)
-        distinct = np.unique(palette, axis=0).shape[0]
-        print(f"input     {input_path} ({fmt}, {w} x {h}, {'RGBA' if c == 4 else 'RGB'}, "
-              f"{_human(in_size)})", file=out)
-        print(f"output    {output} (palette PNG, {_human(out_size)}, "
-              f"{out_size / in_size:.1%} of the input)", file=out)
-        print(f"palette   {distinct} colours (k={args.colors}, method {args.method}, "
-              f"fitted on {min(sample_size, h * w)} pixels, seed {args.seed})", file=out)
-        print(f"PSNR      {psnr_db:.2f} dB", file=out)
-        print(f"device    {device_desc}", file=out)
-        timing = (f"time      {total:.2f} s (read {t_read:.2f}, quantize {t_quant:.2f}, "
-                  f"write {t_write:.2f}")
-        if args.compare or args.scatter:
-            timing += f", figures {t_figs:.2f}"
-        print(timing + ")", file=out)
-        for fig in (args.compare, args.scatter):
-            if fig:
-                print(f"figure    {fig}", file=out)
-        if note:
-            print(note, file=sys.stderr)
+        _print_report(args, r, input_path, output, device_desc, total, t_figs, out)
     return 0
+
+
+def _print_report(args, r, input_path, output, device_desc, total, t_figs, out):
+    h, w, c = r.pixels.shape
+    in_size, out_size = os.path.getsize(input_path), os.path.getsize(output)
+    distinct = np.unique(r.palette, axis=0).shape[0]
+    print(f"input     {input_path} ({r.fmt}, {w} x {h}, {'RGBA' if c == 4 else 'RGB'}, "
+          f"{_human(in_size)})", file=out)
+    print(f"output    {output} (palette PNG, {_human(out_size)}, "
+          f"{out_size / in_size:.1%} of the input)", file=out)
+    print(f"palette   {distinct} colours (k={args.colors}, method {args.method}, "
+          f"fitted on {min(_sample_size(args), h * w)} pixels, seed {args.seed})", file=out)
+    print(f"PSNR      {r.psnr_db:.2f} dB", file=out)
+    print(f"device    {device_desc}", file=out)
+    s = r.seconds
+    timing = (f"time      {total:.2f} s (read {s['read']:.2f}, quantize {s['quantize']:.2f}, "
+              f"write {s['write']:.2f}")
+    if args.compare or args.scatter:
+        timing += f", figures {t_figs:.2f}"
+    print(timing + ")", file=out)
+    for fig in (args.compare, args.scatter):
+        if fig:
+            print(f"figure    {fig}", file=out)
+    if r.note:
+        print(r.note, file=sys.stderr)
+
+
+# --- several images --------------------------------------------------------
+
+def _image_extensions():
+    """File name extensions of the formats Pillow can open (lower case, with the dot)."""
+    from PIL import Image
+
+    Image.init()
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+
+
+def _list_inputs(paths):
+    """``(image paths, notes)``: files as given, each folder's image files by name.
+
+    A folder is listed without its subfolders; its files whose extension is
+    not an image format's are skipped, each with a note.
+    """
+    extensions = _image_extensions()
+    files, notes = [], []
+    for path in paths:
+        if not os.path.exists(path):
+            msg = f"input {path!r} does not exist."
+            raise CommandError(msg, code=2)
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        entries = sorted((e for e in os.scandir(path) if not e.is_dir()), key=lambda e: e.name)
+        images = [e.path for e in entries if os.path.splitext(e.name)[1].lower() in extensions]
+        notes += [f"note: skipping {e.path!r}: not an image file name" for e in entries
+                  if e.path not in images]
+        if not images:
+            msg = f"input folder {path!r} holds no image files."
+            raise CommandError(msg, code=2)
+        files += images
+    return files, notes
+
+
+def _batch_outputs(files, folder):
+    """One PNG path per input in ``folder``; usage errors before any work."""
+    if folder is None or not os.path.isdir(folder):
+        problem = ("is missing" if folder is None else
+                   f"{folder!r} is a file" if os.path.exists(folder) else
+                   f"{folder!r} does not exist")
+        msg = (f"-o {problem}: with several inputs or a folder, -o names an existing folder "
+               "where one PNG per input is written.")
+        raise CommandError(msg, code=2)
+    if not os.access(folder, os.W_OK):
+        msg = f"cannot write to output folder {folder!r}: it is not writable."
+        raise CommandError(msg)
+    inputs = {os.path.realpath(f): f for f in files}
+    outputs, seen = [], {}
+    for f in files:
+        out = os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ".png")
+        key = os.path.normcase(os.path.realpath(out))
+        if key in seen:
+            msg = f"inputs {seen[key]!r} and {f!r} would both be written to {out!r}."
+            raise CommandError(msg, code=2)
+        if key in inputs:
+            msg = f"output {out!r} would overwrite the input {inputs[key]!r}; choose another -o."
+            raise CommandError(msg, code=2)
+        seen[key] = f
+        outputs.append(out)
+    return outputs
+
+
+def _images_bar(n, quiet):
+    """A tqdm bar over images on stderr (None when quiet or without tqdm)."""
+    if quiet or not _have_tqdm():
+        return None
+    from tqdm.auto import tqdm
+
+    # disable=None: no bar when stderr is not a terminal.
+    return tqdm(total=n, unit="img", desc="quantizing", file=sys.stderr, disable=None,
+                leave=False)
+
+
+def _say(line, file, bar):
+    if bar is not None and not bar.disable:
+        bar.write(line, file=file)  # above the bar, which is redrawn under it
+    else:
+        print(line, file=file)
+
+
+def _batch_command(args, out):
+    t_start = time.perf_counter()
+    if args.compare or args.scatter:
+        msg = "--compare and --scatter take a single input image."
+        raise CommandError(msg, code=2)
+    _require("PIL.Image", "image", "xkmeans quantize", package="Pillow")
+    files, notes = _list_inputs(args.input)
+    outputs = _batch_outputs(files, args.output)
+    device, device_desc = _choose_device(args.device)
+    if not args.quiet:
+        for note in notes:
+            print(note, file=sys.stderr)
+    bar = _images_bar(len(files), args.quiet)
+    failed, in_bytes, out_bytes = [], 0, 0
+    try:
+        for path, output in zip(files, outputs):
+            try:
+                r = _quantize_file(args, path, output, device, progress=False)
+            except CommandError as e:
+                failed.append(path)
+                text = str(e) if repr(path) in str(e) else f"input {path!r}: {e}"
+                _say(f"{PROG} quantize: error: {text}", sys.stderr, bar)
+            else:
+                in_bytes += os.path.getsize(path)
+                out_bytes += os.path.getsize(output)
+                if not args.quiet:
+                    _say(_image_line(path, output, r), out, bar)
+                    if r.note:
+                        _say(f"{path}: {r.note}", sys.stderr, bar)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        done = len(files) - len(failed)
+        ratio = f" ({out_bytes / in_bytes:.1%})" if in_bytes else ""
+        print(f"total: {done} of {len(files)} images written to {args.output}"
+              f"{f', {len(failed)} failed' if failed else ''}; {_human(in_bytes)} -> "
+              f"{_human(out_bytes)}{ratio}; {time.perf_counter() - t_start:.2f} s; "
+              f"device {device_desc}", file=out)
+    return 1 if failed else 0
+
+
+def _image_line(path, output, r):
+    h, w, c = r.pixels.shape
+    in_size, out_size = os.path.getsize(path), os.path.getsize(output)
+    s = r.seconds
+    return (f"{path} -> {output}: {w} x {h} {'RGBA' if c == 4 else 'RGB'}, "
+            f"{np.unique(r.palette, axis=0).shape[0]} colours, PSNR {r.psnr_db:.2f} dB, "
+            f"{_human(in_size)} -> {_human(out_size)} ({out_size / in_size:.1%}), "
+            f"{s['read'] + s['quantize'] + s['write']:.2f} s")
 
 
 def main(argv=None):
