@@ -41,33 +41,35 @@ channel is kept, not clustered.
 Memory: besides Python, NumPy and scikit-learn (about 120 MB), the peak is
 while decoding: Pillow's copy of the image (4 bytes per pixel) and the array
 it becomes (3 bytes per pixel for RGB, 4 for RGBA), copied in strips. After
-that: the array, the index image (1 byte per pixel) and a working set of a
-few MB (the pixel sample and one tile of 65536 pixels). A 4096 x 4096 photo
-(16.7 Mpixels, 50 MB decoded) peaks at about 245 MB resident in all. The
-largest image is set by free memory: about 8 bytes per pixel, i.e. some
-120 Mpixels per GB. With --device gpu the array and the indices also live
-on the GPU (4 bytes per pixel of GPU memory).
+that: the array, the index image (1 byte per pixel) and a working set of
+some 30 MB (the pixel sample and one tile of up to 1M pixels, about 25 bytes
+each). A 4096 x 4096 photo (16.7 Mpixels, 50 MB decoded) peaks at about
+250 MB resident in all. The largest image is set by free memory: about
+8 bytes per pixel, i.e. some 120 Mpixels per GB. With --device gpu the
+array and the indices also live on the GPU (4 bytes per pixel of GPU
+memory).
 
 Printed: palette size, PSNR (dB, colour channels), input and output file
 sizes, time per stage, and the device used. A progress bar goes to stderr
 when it is a terminal and tqdm is installed (optional: pip install tqdm).
 
-Several images: give several INPUTs, or a folder (the image files in it, by
-their extension; not its subfolders; other files are skipped with a note),
-and -o an existing folder: each input's PNG is written there under the same
-name with .png (photo.jpg -> FOLDER/photo.png). One line per image and a
-total are printed. Images are read, quantized and written one at a time, so
-memory is that of the largest. An image that cannot be read, quantized or
-written is reported and skipped; the others are still written, and the exit
-status is then 1.
+Several images: give several INPUTs (one after the other), or a folder (the
+image files in it, by their extension; not its subfolders; other files are
+skipped with a note), and -o an existing folder: each input's PNG is written
+there under the same name with .png (photo.jpg -> FOLDER/photo.png), the
+same PNG the command writes for that image alone. One line per image and a
+total are printed; the progress bar counts images. Images are read,
+quantized and written one at a time, so memory is that of the largest. An
+image that cannot be read, quantized or written is reported and skipped;
+the others are still written, and the exit status is then 1.
 
 Exit status: 0 success; 2 usage error (bad option, -k out of 1..256, missing
 input, output folder missing, output not named .png, output would overwrite
 the input; with several inputs: -o not an existing folder, two inputs with
-the same name, --compare or --scatter); 1 failure
-(input not a readable image, output not writable, GPU unavailable; with
-several inputs: any image failed). On failure no output file is left behind:
-every PNG is written to a temporary file and renamed.
+the same name, --compare or --scatter); 1 failure (input not a readable
+image, output not writable, GPU unavailable; with several inputs: any image
+failed). On failure no output file is left behind: every PNG is written to
+a temporary file and renamed.
 """
 
 

@@ -219,7 +219,8 @@ def _assign(plan, centred, offset, *, with_sse, bar):
     acc = acc_dtype(xp, plan.device)
     sse = xp.zeros((), dtype=acc, device=plan.device) if with_sse else None
     for a, b in row_chunks(n, rows):
-        x = xp.astype(pixels[a:b, :3], work) - offset
+        x = xp.astype(pixels[a:b, :3], work)
+        x -= offset  # in place: the tile's float copy is the largest scratch array
         labels, dist2 = nearest_centre(x, centred, xp=xp)
         indices[a:b] = xp.astype(labels, indices.dtype)
         if with_sse:
