@@ -530,6 +530,19 @@ def test_unreadable_image_among_good_ones(tmp_path, capsys):
     assert "total: 3 of 4 images written" in out and "1 failed" in out
 
 
+def test_image_too_small_for_k_among_good_ones(tmp_path, capsys):
+    # Alone it is a usage error (exit 2); among others it is that image's failure.
+    paths = _small_images(tmp_path)
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / "tiny.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = _main(["quantize", paths[0], tmp_path / "tiny.png", "-o", out, "-k", "8"],
+                         capsys)
+    assert code == 1
+    assert "tiny.png" in err and "n_colors=8 should be <=" in err
+    assert sorted(os.listdir(out)) == ["a.png"]
+
+
 @pytest.mark.parametrize("output", ["o.png", "existing.png", None])
 def test_several_inputs_need_an_output_folder(tmp_path, capsys, output):
     paths = _small_images(tmp_path)

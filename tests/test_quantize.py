@@ -134,7 +134,9 @@ def test_library_api_follows_the_backend(backend):
 
     # Float image in the backend's dtype: palette in that dtype.
     f = backend.asarray(img.astype(np.float64) / 255)
+    f_before = backend.to_numpy(f).copy()
     palette, indices = quantize(f, 5, random_state=2)
+    np.testing.assert_array_equal(backend.to_numpy(f), f_before)  # tiles centred in a copy
     backend.check_array(palette, dtype=backend.dtype, shape=(5, 3))
     backend.check_array(indices, dtype="uint8", shape=(24, 32))
     np.testing.assert_allclose(backend.to_numpy(dequantize(palette, indices)),

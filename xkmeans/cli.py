@@ -593,18 +593,22 @@ def _batch_outputs(files, folder):
     if not os.access(folder, os.W_OK):
         msg = f"cannot write to output folder {folder!r}: it is not writable."
         raise CommandError(msg)
-    inputs = {os.path.realpath(f): f for f in files}
+    def key(path):
+        return os.path.normcase(os.path.realpath(path))
+
+    inputs = {key(f): f for f in files}
     outputs, seen = [], {}
     for f in files:
         out = os.path.join(folder, os.path.splitext(os.path.basename(f))[0] + ".png")
-        key = os.path.normcase(os.path.realpath(out))
-        if key in seen:
-            msg = f"inputs {seen[key]!r} and {f!r} would both be written to {out!r}."
+        key_out = key(out)
+        if key_out in seen:
+            msg = f"inputs {seen[key_out]!r} and {f!r} would both be written to {out!r}."
             raise CommandError(msg, code=2)
-        if key in inputs:
-            msg = f"output {out!r} would overwrite the input {inputs[key]!r}; choose another -o."
+        if key_out in inputs:
+            msg = (f"output {out!r} would overwrite the input {inputs[key_out]!r}; "
+                   "choose another -o.")
             raise CommandError(msg, code=2)
-        seen[key] = f
+        seen[key_out] = f
         outputs.append(out)
     return outputs
 
