@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -162,6 +164,42 @@ def test_explicit_init_with_n_init_warns():
     X = _data(type("B", (), {"dtype": "float64"}))
     with pytest.warns(RuntimeWarning, match="performing only one init"):
         KMeans(3, init=X[:3], n_init=5).fit(X)
+
+
+def _init_shape_cases(X):
+    """Starting centres of the wrong shape, each with scikit-learn's exact message."""
+    head = "The shape of the initial centers {} does not match the number of "
+    return [
+        (X[:2], head.format("(2, 3)") + "clusters 3."),
+        (X[:3, :2], head.format("(3, 2)") + "features of the data 3."),
+    ]
+
+
+def test_init_of_wrong_shape_has_sklearns_message(backend):
+    X = _data(backend)
+    Xb = backend.asarray(X)
+    for centres, msg in _init_shape_cases(X):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            KMeans(3, init=backend.asarray(centres), n_init=1).fit(Xb)
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            KMeans(3, init=lambda Xc, k, random_state, c=centres: backend.asarray(c)).fit(Xb)
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            SKKMeans(3, init=centres, n_init=1).fit(X)
+
+
+def test_elkan_with_one_cluster_warns_like_sklearn():
+    X = _data(type("B", (), {"dtype": "float64"}))
+    msg = "algorithm='elkan' doesn't make sense for a single cluster. Using 'lloyd' instead."
+    with pytest.warns(RuntimeWarning, match=re.escape(msg)) as record:
+        km = KMeans(1, algorithm="elkan", random_state=0).fit(X)
+    assert [w.filename for w in record] == [__file__]  # stacklevel=2: the caller of fit
+    with pytest.warns(RuntimeWarning, match=re.escape(msg)):
+        SKKMeans(1, algorithm="elkan", random_state=0).fit(X)
+    np.testing.assert_allclose(km.cluster_centers_, X.mean(axis=0, keepdims=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(2, algorithm="elkan", random_state=0).fit(X)
+        KMeans(1, algorithm="lloyd", random_state=0).fit(X)
 
 
 def test_verbose_prints_inertia(capsys):

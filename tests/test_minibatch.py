@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -258,6 +259,27 @@ def test_bad_inputs(backend):
         MiniBatchKMeans(3, init=backend.asarray(X[:2])).fit(Xb)
     with pytest.raises(ValueError, match="reassignment_ratio"):
         MiniBatchKMeans(3, reassignment_ratio=-1.0).fit(Xb)
+
+
+def test_init_of_wrong_shape_has_sklearns_message(backend):
+    X, _ = _data(backend.dtype, n=50)
+    Xb = backend.asarray(X)
+    head = "The shape of the initial centers {} does not match the number of "
+    cases = [
+        (X[:2], head.format("(2, 3)") + "clusters 3."),
+        (X[:3, :2], head.format("(3, 2)") + "features of the data 3."),
+    ]
+    for centres, msg in cases:
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            MiniBatchKMeans(3, init=backend.asarray(centres), n_init=1).fit(Xb)
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            MiniBatchKMeans(3, init=backend.asarray(centres), n_init=1).partial_fit(Xb)
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            MiniBatchKMeans(
+                3, init=lambda Xc, k, random_state, c=centres: backend.asarray(c)
+            ).fit(Xb)
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            SKMiniBatchKMeans(3, init=centres, n_init=1).fit(X)
 
 
 def test_device_parameter_errors(foreign_backend):

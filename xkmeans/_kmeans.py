@@ -188,7 +188,8 @@ class KMeans(_CentresMixin, BaseEstimator):
         runs the same Lloyd iterations: Elkan's triangle-inequality bounds
         only skip distance computations and give the same result, and they
         hold an ``n_samples x n_clusters`` bound matrix, which xkmeans never
-        allocates.
+        allocates. As in scikit-learn, 'elkan' with ``n_clusters=1`` warns
+        (``RuntimeWarning``) that 'lloyd' is used instead.
 
     Attributes
     ----------
@@ -300,6 +301,14 @@ class KMeans(_CentresMixin, BaseEstimator):
         """
         self._validate_params()
         X, xp, device = check_X(self, X, reset=True)
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            # scikit-learn's warning (KMeans._check_params_vs_input); both run Lloyd here.
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. "
+                "Using 'lloyd' instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         w = check_sample_weight(sample_weight, X, xp=xp, device=device)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:

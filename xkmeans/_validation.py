@@ -148,11 +148,24 @@ def check_sample_weight(sample_weight, X, *, xp, device):
 def check_centres(centres, X, n_clusters, *, xp, device, what="init"):
     """Validate an explicit array of initial centres against X."""
     C = _beside(centres, X, xp=xp, device=device)
-    if C.ndim != 2 or C.shape[0] != n_clusters or C.shape[1] != X.shape[1]:
+    # scikit-learn's wording (KMeans._validate_center_shape), one message per mismatch.
+    shape = tuple(C.shape)
+    if C.ndim != 2:
         msg = (
-            f"The shape of the initial centers {tuple(C.shape)} does not match the "
-            f"number of clusters {n_clusters} and features {X.shape[1]}: expected "
-            f"({n_clusters}, {X.shape[1]})."
+            f"The shape of the initial centers {shape} does not match the expected "
+            f"shape ({n_clusters}, {X.shape[1]}): {what} must be a 2D array."
+        )
+        raise ValueError(msg)
+    if C.shape[0] != n_clusters:
+        msg = (
+            f"The shape of the initial centers {shape} does not match the number of "
+            f"clusters {n_clusters}."
+        )
+        raise ValueError(msg)
+    if C.shape[1] != X.shape[1]:
+        msg = (
+            f"The shape of the initial centers {shape} does not match the number of "
+            f"features of the data {X.shape[1]}."
         )
         raise ValueError(msg)
     if xp.isdtype(C.dtype, "complex floating") or not (
