@@ -196,3 +196,39 @@ def test_minibatch_kernel_equals_portable_steps(gpu, weighted):
                            xp=xp)
     for a, b in zip(out, again):
         np.testing.assert_array_equal(gpu.to_numpy(a), gpu.to_numpy(b))
+
+
+@pytest.mark.parametrize("mode", ["exact", "tf32-certified"])
+def test_gemm_path_in_many_tiles_equals_one_tile(gpu, monkeypatch, mode):
+    # Tiles of 16 rows: row offsets, the partial last tile, flagged rows across tiles.
+    from xkmeans._primitives import _cupy
+
+    X, _ = blobs(n=1500, d=20, centres=33, seed=9, spread=2.0, scale=3.0)
+    Xb, init = gpu.asarray(X), gpu.asarray(X[:33])
+
+    def fit():
+        with config_context(gpu_distances=mode):
+            return xkmeans.KMeans(33, init=init, n_init=1, max_iter=15, tol=0).fit(Xb)
+
+    one = fit()
+    monkeypatch.setattr(_cupy, "_budget", lambda: 16 * 33 * 8)
+    many = fit()
+    assert xkmeans._lloyd.same_clustering(gpu.to_numpy(one.labels_), gpu.to_numpy(many.labels_),
+                                          33, xp=np)
+    np.testing.assert_allclose(gpu.to_numpy(one.cluster_centers_),
+                               gpu.to_numpy(many.cluster_centers_), rtol=1e-5, atol=1e-5)
+
+
+def test_weighted_relocation_leaves_no_rounding_residue(gpu):
+    # A far one-point cluster loses its point to an empty cluster: its centre must be
+    # exactly what NumPy gives, not a ratio of rounding residues.
+    X, _ = blobs(n=400, d=3, centres=3, seed=6)
+    X = np.concatenate([X, [[50.0, 50.0, 50.0]]])
+    w = np.random.default_rng(3).uniform(0.5, 2.0, size=X.shape[0])
+    init = np.concatenate([X[:3], X[-1:], np.full((2, 3), 1e4)])
+    ref = xkmeans.KMeans(6, init=init, n_init=1).fit(X.astype(gpu.dtype), sample_weight=w)
+    km = xkmeans.KMeans(6, init=gpu.asarray(init), n_init=1).fit(gpu.asarray(X),
+                                                                 sample_weight=gpu.asarray(w))
+    assert xkmeans._lloyd.same_clustering(gpu.to_numpy(km.labels_), ref.labels_, 6, xp=np)
+    np.testing.assert_allclose(gpu.to_numpy(km.cluster_centers_), ref.cluster_centers_,
+                               rtol=1e-4, atol=1e-4)

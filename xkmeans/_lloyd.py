@@ -30,20 +30,22 @@ def _relocate_empty(X, weights, labels, dist2, sums, counts, *, xp):
     """Move each empty cluster to one of the points farthest from its centre.
 
     As scikit-learn does: the farthest points (by distance to their current
-    centre) leave their clusters and seed the empty ones, in the sums and
-    counts, before the division into means.
+    centre) leave their clusters and seed the empty ones. The sums are
+    recomputed from the relabelled points rather than corrected by
+    subtraction, so no cluster is left with a rounding residue (fixed-point
+    GPU sums are scaled to the rows they are given).
     """
+    del sums
     n_groups = counts.shape[0]
     empty = xp.nonzero(counts == 0)[0]
     far = xp.argsort(dist2, descending=True, stable=True)[: empty.shape[0]]
-    X_far = xp.take(X, far, axis=0)
-    w_far = None if weights is None else xp.take(weights, far)
-    d_sums, d_counts = grouped_sum(X_far, xp.take(labels, far), w_far, n_groups, xp=xp)
-    n_sums, n_counts = grouped_sum(X_far, xp.astype(empty, labels.dtype), w_far, n_groups, xp=xp)
-    is_empty = counts == 0
-    sums = xp.where(is_empty[:, None], n_sums, sums - d_sums)
-    counts = xp.where(is_empty, n_counts, counts - d_counts)
-    return sums, counts
+    order = xp.argsort(far)
+    far_sorted = xp.take(far, order)
+    rows = xp.arange(labels.shape[0], dtype=far.dtype, device=get_device(labels))
+    pos = xp.clip(xp.searchsorted(far_sorted, rows), max=far.shape[0] - 1)
+    moved = xp.take(far_sorted, pos) == rows
+    target = xp.take(xp.astype(empty, labels.dtype), xp.take(order, pos))
+    return grouped_sum(X, xp.where(moved, target, labels), weights, n_groups, xp=xp)
 
 
 def _means(sums, counts, dtype, *, xp):

@@ -58,15 +58,20 @@ def warp_rows_grid(rows: int, sm_count: int) -> int:
 
 
 def gemm_rows(n: int, k: int, itemsize: int, budget_bytes: int) -> int:
-    """Rows per GEMM tile so that the (rows, k) distance tile fits the budget."""
-    return max(1, min(n, budget_bytes // max(1, k * itemsize)))
+    """Rows per GEMM tile so that the (rows, k) distance tile fits the budget: a multiple
+    of 256 (the same cuBLAS kernels for every full tile) below 2^31."""
+    rows = budget_bytes // max(1, k * itemsize)
+    if rows >= 256:
+        rows -= rows % 256
+    return max(1, min(n, rows, 2**31 - 256))
 
 
-def gpu_budget(working_memory_bytes: int, free_bytes: int) -> int:
-    """Scratch bytes for one GPU tile: the configured budget, or up to a quarter of the
-    free device memory (at most 2 GiB) when that is larger. A GPU wants few, big
-    tiles; a CPU-sized budget would cost a launch per few thousand rows."""
-    return max(working_memory_bytes, min(free_bytes // 4, 2 << 30))
+def gpu_budget(working_memory_bytes: int, total_bytes: int) -> int:
+    """Scratch bytes for one GPU tile: the configured budget, or 1/32 of the device's
+    memory (at most 2 GiB) when that is larger. A GPU wants few, big tiles; a
+    CPU-sized budget would cost a launch per few thousand rows. Total, not free,
+    memory: tiles (hence rounding) must not depend on what the memory pools hold."""
+    return max(working_memory_bytes, min(total_bytes // 32, 2 << 30))
 
 
 @functools.cache
@@ -139,7 +144,7 @@ def step_plan(n: int, d: int, k: int, itemsize: int, *, sm_count: int,
         return StepPlan(True, lowd_grid(n, d, sm_count), lowd_smem(k, d, itemsize), n, 2)
     rows = gemm_rows(n, k, itemsize, budget_bytes)
     tiles = math.ceil(n / rows)
-    grid = elementwise_grid(n * (d + 1), sm_count)
+    grid = warp_rows_grid(n, sm_count)
     return StepPlan(False, grid, 0, rows, 1 + 2 * tiles + 2)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import threading
 import warnings
 
 import numpy as np
@@ -84,8 +85,8 @@ def _sm_count(device_id: int) -> int:
 def _budget() -> int:
     import cupy
 
-    free, _ = cupy.cuda.runtime.memGetInfo()
-    return plan.gpu_budget(int(get_config()["working_memory"] * 2**20), free)
+    _, total = cupy.cuda.runtime.memGetInfo()
+    return plan.gpu_budget(int(get_config()["working_memory"] * 2**20), total)
 
 
 def _contiguous(X, dtype=None):
@@ -94,13 +95,29 @@ def _contiguous(X, dtype=None):
     return cupy.ascontiguousarray(X if dtype is None else X.astype(dtype, copy=False))
 
 
+def _dummy(dtype):
+    """A one-element array for a pointer argument the kernel does not read."""
+    return _dummies(_device_id(), np.dtype(dtype).name)
+
+
+@functools.cache
+def _dummies(device_id, dtype):
+    import cupy
+
+    del device_id  # part of the cache key
+    return cupy.zeros(1, dtype=dtype)
+
+
 def _scales(X, weights):
     """Device float64 [scale of w*x, scale of w] for the fixed-point sums."""
     import cupy
 
     n = X.shape[0]
     xmax = cupy.maximum(X.max(), -X.min()) if X.size else cupy.zeros((), X.dtype)
-    wmax = cupy.abs(weights).max() if weights is not None else cupy.ones((), X.dtype)
+    if weights is not None and weights.size:
+        wmax = cupy.abs(weights).max()
+    else:
+        wmax = cupy.ones((), X.dtype)
     vmax = cupy.stack([xmax, wmax.astype(X.dtype)])
     scales = cupy.empty(2, dtype=np.float64)
     _kernel("fixed_scales", X.dtype)((1,), (1,), (vmax, np.float64(max(n, 1)), scales))
@@ -117,35 +134,47 @@ def _gpu_distances(dtype) -> str:
 
 
 @functools.cache
-def _tf32_switch():
-    """CuPy's (private) per-dtype GEMM compute type setter, or None (warned once)."""
+def _compute_types():
+    """CuPy's (private) per-dtype GEMM compute-type switch: (module, default, tf32) or None."""
     try:
         from cupy._core import _routines_linalg as rl
 
-        tf32 = getattr(rl, "COMPUTE_TYPE_TF32", 7)
         rl.get_compute_type(np.float32)
-    except Exception as e:  # noqa: BLE001 - a CuPy without it: exact float32 products
-        warnings.warn(
-            f"gpu_distances asks for TF32 products, but this CuPy cannot select them "
-            f"({type(e).__name__}: {e}); distances are computed in exact float32.",
-            RuntimeWarning, stacklevel=3)
+        return (rl, getattr(rl, "COMPUTE_TYPE_DEFAULT", 1), getattr(rl, "COMPUTE_TYPE_TF32", 7))
+    except Exception:  # noqa: BLE001 - a CuPy without it: the caller decides
         return None
-    return rl, tf32
+
+
+_COMPUTE_TYPE_LOCK = threading.Lock()
 
 
 def _matmul(a, b, out, tf32):
+    """``a @ b`` into ``out``: float32 in exact float32 (even under CUPY_TF32=1), or TF32.
+
+    CuPy's compute type is process-wide, so it is set and restored under a lock.
+    """
     import cupy
 
-    switch = _tf32_switch() if tf32 else None
-    if switch is None:
+    types = _compute_types() if a.dtype == np.float32 else None
+    if types is None:
+        if tf32:
+            _warn_no_tf32()
         return cupy.matmul(a, b, out=out)
-    rl, code = switch
-    before = rl.get_compute_type(np.float32)
-    rl.set_compute_type(np.float32, code)
-    try:
-        return cupy.matmul(a, b, out=out)
-    finally:
-        rl.set_compute_type(np.float32, before)
+    rl, default, tf32_code = types
+    with _COMPUTE_TYPE_LOCK:
+        before = rl.get_compute_type(np.float32)
+        rl.set_compute_type(np.float32, tf32_code if tf32 else default)
+        try:
+            return cupy.matmul(a, b, out=out)
+        finally:
+            rl.set_compute_type(np.float32, before)
+
+
+@functools.cache
+def _warn_no_tf32():
+    warnings.warn(
+        "gpu_distances asks for TF32 products, but this CuPy cannot select them; "
+        "distances are computed in float32.", RuntimeWarning, stacklevel=4)
 
 
 class _Gemm:
@@ -163,7 +192,7 @@ class _Gemm:
         self.mode = mode
         if mode == "tf32-certified":
             self.x_sq = (X * X).sum(axis=1)
-            self.flagged = cupy.empty(self.n, dtype=np.int32)
+            self.flagged = cupy.empty(self.n, dtype=np.int64)
             self.n_flagged = cupy.zeros(1, dtype=np.uint32)
         self.rows = plan.gemm_rows(self.n, k, X.itemsize, _budget())
         self.D = cupy.empty((self.rows, k), dtype=X.dtype)
@@ -179,7 +208,7 @@ class _Gemm:
             ((k + 127) // 128,), (128,), (C, np.int32(k), np.int32(d), self.canon, self.csq,
                                           self.m2c))
         has_old = labels_old is not None
-        old = labels_old if has_old else labels
+        old = labels_old if has_old else _dummy(np.int32)
         certify = self.mode == "tf32-certified"
         if certify:
             self.n_flagged.fill(0)
@@ -202,7 +231,8 @@ class _Gemm:
                 argmin(grid, (plan.BLOCK,), (
                     D, self.csq, self.canon, np.int32(b - a), np.int32(k), np.int64(a),
                     old, np.int32(has_old), labels, np.int32(want),
-                    x_sq if want else self.csq, dist2 if want else self.csq, changed))
+                    x_sq if want else _dummy(X.dtype), dist2 if want else _dummy(X.dtype),
+                    changed))
         if certify:
             _kernel("recompute_rows", X.dtype)(
                 (plan.warp_rows_grid(self.n, self.sm),), (plan.BLOCK,), (
@@ -255,8 +285,9 @@ def grouped_sum(X, labels, weights, n_groups, *, xp):
         fixed = cupy.zeros((n_groups, d + 1), dtype=np.int64)
         if n:
             kern = _kernel("grouped_sum_fixed", X.dtype, 1, W is not None, labels.dtype.name)
-            grid = plan.elementwise_grid(n * (d + 1), _sm_count(_device_id()))
-            kern((grid,), (plan.BLOCK,), (X, W if W is not None else X, labels, np.int64(n),
+            grid = plan.warp_rows_grid(n, _sm_count(_device_id()))
+            kern((grid,), (plan.BLOCK,), (X, W if W is not None else _dummy(X.dtype), labels,
+                                          np.int64(n),
                                           np.int32(d), scales, fixed))
         sums = fixed[:, :d].astype(np.float64) / scales[0]
         counts = fixed[:, d].astype(np.float64) / scales[1]
@@ -302,16 +333,17 @@ class LloydPlan:
             if self.plan.lowd:
                 _kernel("lowd_step", X.dtype, d, weighted)(
                     (self.plan.grid,), (plan.BLOCK,),
-                    (X, W if weighted else X, C, np.int64(n), np.int32(k), self.scales, old,
+                    (X, W if weighted else _dummy(X.dtype), C, np.int64(n), np.int32(k),
+                     self.scales, old if self.has_old else _dummy(np.int32),
                      np.int32(self.has_old), new, self.acc, self.changed, np.int32(0),
-                     self.scales),
+                     _dummy(np.float64)),
                     shared_mem=self.plan.smem)
             else:
                 self.gemm.assign(C, new, old if self.has_old else None, self.changed)
                 _kernel("grouped_sum_fixed", X.dtype, 1, weighted, "int32")(
                     (self.plan.grid,), (plan.BLOCK,),
-                    (X, W if weighted else X, new, np.int64(n), np.int32(d), self.scales,
-                     self.acc))
+                    (X, W if weighted else _dummy(X.dtype), new, np.int64(n), np.int32(d),
+                     self.scales, self.acc))
             C_new = cupy.empty_like(C)
             counts = cupy.empty(k, dtype=np.float64)
             stats = cupy.empty(3, dtype=np.float64)
@@ -326,13 +358,11 @@ class LloydPlan:
 
 @functools.lru_cache(maxsize=8)
 def _minibatch_workspace(device_id, k, d, batch, dtype):
-    """Buffers of a mini-batch step, kept zero between steps by the kernels."""
+    """Scratch buffers of a mini-batch step (written before they are read)."""
     import cupy
 
     grid = plan.lowd_grid(batch, d, _sm_count(device_id))
     return {"grid": grid,
-            "acc": cupy.zeros((k, d + 1), dtype=np.int64),
-            "changed": cupy.zeros(1, dtype=np.uint64),
             "labels": cupy.empty(batch, dtype=np.int32),
             "inertia": cupy.empty(grid, dtype=np.float64),
             "scales": cupy.empty(2, dtype=np.float64)}
@@ -357,6 +387,10 @@ def minibatch_update(X, weights, centres, counts, *, xp):
         C = _contiguous(centres, X.dtype)
         counts = cupy.array(counts, dtype=np.float64)  # a copy: the kernel updates it
         ws = _minibatch_workspace(_device_id(), k, d, n, X.dtype.name)
+        # Fresh sums per step (two memsets): a step interrupted between launches
+        # cannot leave stale sums to the next one.
+        acc = cupy.zeros((k, d + 1), dtype=np.int64)
+        changed = cupy.zeros(1, dtype=np.uint64)
         weighted = W is not None
         _kernel("batch_scales", X.dtype)(
             (1,), (plan.FINAL_THREADS,),
@@ -364,15 +398,16 @@ def minibatch_update(X, weights, centres, counts, *, xp):
              ws["scales"]))
         _kernel("lowd_step", X.dtype, d, weighted)(
             (ws["grid"],), (plan.BLOCK,),
-            (X, W if weighted else X, C, np.int64(n), np.int32(k), ws["scales"], ws["labels"],
-             np.int32(0), ws["labels"], ws["acc"], ws["changed"], np.int32(1), ws["inertia"]),
+            (X, W if weighted else _dummy(X.dtype), C, np.int64(n), np.int32(k), ws["scales"],
+             _dummy(np.int32), np.int32(0), ws["labels"], acc, changed, np.int32(1),
+             ws["inertia"]),
             shared_mem=plan.lowd_smem(k, d, X.itemsize))
         new = cupy.empty_like(C)
         stats = cupy.empty(5, dtype=np.float64)
         _kernel("minibatch_finalize", X.dtype)(
             (1,), (plan.FINAL_THREADS,),
-            (ws["acc"], np.int32(k), np.int32(d), ws["scales"], C, new, counts, ws["inertia"],
-             np.int32(ws["grid"]), ws["changed"], stats))
+            (acc, np.int32(k), np.int32(d), ws["scales"], C, new, counts, ws["inertia"],
+             np.int32(ws["grid"]), changed, stats))
         return new, counts, stats
 
 

@@ -15,7 +15,10 @@ import importlib.util
 from .._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
 from . import _numpy, _portable
 
-unavailable = _numpy.unavailable  # the CPU fast paths run scikit-learn's kernel
+
+def unavailable(name: str) -> bool:
+    """The fused CPU step needs scikit-learn's kernel (nearest_centre checks per tensor)."""
+    return name == "lloyd_step" and _numpy.unavailable(name)
 
 
 @functools.cache
@@ -108,7 +111,7 @@ def nearest_centre(X, C, *, xp, x_sq=None):
                                                  x_sq=_to_cupy(x_sq))
             return _to_torch(labels), _to_torch(dist2)
         return _cuda_nearest_centre(X, C, x_sq)
-    if X.device.type != "cpu":
+    if X.device.type != "cpu" or _numpy.unavailable("nearest_centre"):
         return _portable.nearest_centre(X, C, xp=xp, x_sq=x_sq)
     import torch
 

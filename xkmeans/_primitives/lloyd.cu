@@ -41,16 +41,22 @@ __device__ __forceinline__ long long to_fixed(double v, double scale) {
     return __double2ll_rn(v * scale);
 }
 
+// 2^(62 - e) with bound = m 2^e, 0.5 <= m < 1: any sum of terms whose magnitudes add up to
+// at most `bound` fits in int64 with room for each term's rounding. Zero or non-finite
+// bounds give 1 (all terms zero; or a caller error caught by input validation).
+__device__ __forceinline__ double scale_for(double bound) {
+    int e = 0;
+    if (bound > 0.0 && isfinite(bound)) frexp(bound, &e), e = 62 - e;
+    return ldexp(1.0, e > 1000 ? 1000 : (e < -1000 ? -1000 : e));
+}
+
 // One thread: scales[0] for w * x values, scales[1] for weights, from vmax = [max|x|, max w].
 extern "C" __global__ void fixed_scales(const real* vmax, double n, double* scales) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;
     double bx = n * (double)vmax[0] * (double)vmax[1];
     double bw = n * (double)vmax[1];
     double b[2] = {bx, bw};
-    for (int i = 0; i < 2; ++i) {
-        int e = b[i] > 0.0 ? 62 - (int)ceil(log2(b[i])) : 0;
-        scales[i] = ldexp(1.0, e > 1000 ? 1000 : e);
-    }
+    for (int i = 0; i < 2; ++i) scales[i] = scale_for(b[i]);
 }
 
 // Block: centres as (|c|^2, -2c_0, ..., -2c_{DIM-1}) in shared memory.
@@ -291,7 +297,7 @@ extern "C" __global__ void argmin_rows(const real* __restrict__ D, const real* _
 
 // As argmin_rows, on D from a TF32 (tensor-core) product, with a certificate: the best two
 // values per row are compared with the error bound of TF32 products for this row,
-//   E = 2 ((2^-9 + (d + 2) 2^-23) |x| |c|max + 2^-23 |c|max^2)   (each value off by <= E),
+//   E = 2 ((2^-9 + (d + 2) 2^-23) |x| |c|max + (d + 2) 2^-23 |c|max^2)  (each value off by <= E),
 // and rows whose margin is <= 2E are appended to `flagged` (order irrelevant: each is
 // recomputed on its own by recompute_rows, which also counts their changed labels).
 extern "C" __global__ void argmin_rows_certify(const real* __restrict__ D,
@@ -302,7 +308,7 @@ extern "C" __global__ void argmin_rows_certify(const real* __restrict__ D,
                                                int* __restrict__ labels,
                                                const real* __restrict__ x_sq,
                                                const real* __restrict__ csq_max,
-                                               int* __restrict__ flagged,
+                                               long long* __restrict__ flagged,
                                                unsigned int* __restrict__ n_flagged,
                                                u64* __restrict__ changed) {
     const int lane = threadIdx.x & 31;
@@ -335,13 +341,13 @@ extern "C" __global__ void argmin_rows_certify(const real* __restrict__ D,
         if (lane == 0) {
             const long long p = row0 + r;
             const double xn = sqrt((double)(x_sq[p] > real(0) ? x_sq[p] : real(0)));
-            const double bound = 2.0 * (rel * xn * cn + ldexp(1.0, -23) * cn * cn);
+            const double bound = 2.0 * (rel * xn * cn + (d + 2) * ldexp(1.0, -23) * cn * cn);
             if ((double)second - (double)best > 2.0 * bound) {
                 const int lab = canon[arg < k ? arg : 0];
                 labels[p] = lab;
                 n_changed += has_old ? (labels_old[p] != lab) : 1;
             } else {
-                flagged[atomicAdd(n_flagged, 1u)] = (int)p;
+                flagged[atomicAdd(n_flagged, 1u)] = p;
             }
         }
     }
@@ -353,7 +359,7 @@ extern "C" __global__ void argmin_rows_certify(const real* __restrict__ D,
 // One warp per flagged row (any grid; the count is read on the device): the label from
 // float32 distances sum_j (x_j - c_j)^2, ties to the lowest index; changed labels counted.
 extern "C" __global__ void recompute_rows(const real* __restrict__ X, const real* __restrict__ C,
-                                          int k, int d, const int* __restrict__ flagged,
+                                          int k, int d, const long long* __restrict__ flagged,
                                           const unsigned int* __restrict__ n_flagged,
                                           const int* __restrict__ labels_old, int has_old,
                                           int* __restrict__ labels, u64* __restrict__ changed) {
@@ -393,25 +399,26 @@ extern "C" __global__ void recompute_rows(const real* __restrict__ X, const real
     if (lane == 0 && n_changed) atomicAdd(changed, n_changed);
 }
 
-// One thread per (point, column) of (n, d + 1): w * x values and the weight w itself, as
+// One warp per point, lanes over its d + 1 columns: w * x values and the weight w itself, as
 // fixed point, added to acc[label] (k, d + 1). Integer atomics: order-independent.
 extern "C" __global__ void grouped_sum_fixed(const real* __restrict__ X, const real* __restrict__ W,
                                              const label_t* __restrict__ labels, long long n,
                                              int d, const double* __restrict__ scales,
                                              long long* __restrict__ acc) {
-    const long long total = n * (d + 1);
     const double sx = scales[0], sw = scales[1];
-    for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total;
-         e += (long long)gridDim.x * blockDim.x) {
-        const long long i = e / (d + 1);
-        const int j = (int)(e - i * (d + 1));
+    const int lane = threadIdx.x & 31;
+    const int warps = blockDim.x >> 5;
+    for (long long i = (long long)blockIdx.x * warps + (threadIdx.x >> 5); i < n;
+         i += (long long)gridDim.x * warps) {
+        const long long base = (long long)labels[i] * (d + 1);
         double w = 1.0;
 #if XK_WEIGHTED
         w = (double)W[i];
 #endif
-        const long long v = j < d ? to_fixed((double)X[i * d + j] * w, sx) : to_fixed(w, sw);
-        if (v != 0) atomicAdd(reinterpret_cast<u64*>(&acc[(long long)labels[i] * (d + 1) + j]),
-                              (u64)v);
+        for (int j = lane; j <= d; j += 32) {
+            const long long v = j < d ? to_fixed((double)X[i * d + j] * w, sx) : to_fixed(w, sw);
+            if (v != 0) atomicAdd(reinterpret_cast<u64*>(&acc[base + j]), (u64)v);
+        }
     }
 }
 
@@ -486,10 +493,7 @@ extern "C" __global__ void batch_scales(const real* __restrict__ X, const real* 
     }
     if (threadIdx.x == 0) {
         const double b[2] = {(double)n * red_x[0] * red_w[0], (double)n * red_w[0]};
-        for (int i = 0; i < 2; ++i) {
-            int e = b[i] > 0.0 ? 62 - (int)ceil(log2(b[i])) : 0;
-            scales[i] = ldexp(1.0, e > 1000 ? 1000 : e);
-        }
+        for (int i = 0; i < 2; ++i) scales[i] = scale_for(b[i]);
     }
 }
 
