@@ -65,14 +65,18 @@ def test_bad_parameters(params, name):
 
 def test_init_of_wrong_shape(backend):
     X = _X(backend)
-    with pytest.raises(ValueError, match=r"expected \(3, 2\)"):
+    # scikit-learn's wording, naming what does not match.
+    with pytest.raises(ValueError, match=r"initial centers \(2, 2\) does not match the "
+                                         r"number of clusters 3\."):
         KMeans(3, init=backend.asarray(np.zeros((2, 2)))).fit(X)
-    with pytest.raises(ValueError, match=r"expected \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"initial centers \(3, 5\) does not match the "
+                                         r"number of features of the data 2\."):
         KMeans(3, init=backend.asarray(np.zeros((3, 5)))).fit(X)
 
 
 def test_callable_init_returning_wrong_shape():
-    with pytest.raises(ValueError, match=r"expected \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"initial centers \(2, 2\) does not match the "
+                                         r"number of clusters 3"):
         KMeans(3, init=lambda X, k, random_state: X[:2]).fit(np.ones((10, 2)))
 
 
