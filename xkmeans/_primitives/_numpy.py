@@ -67,8 +67,10 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     C = np.ascontiguousarray(C, dtype=X.dtype)
     labels = np.empty(n, dtype=np.int64)
     dist2 = np.empty(n, dtype=X.dtype)
-    # Scratch per row: the kernel's weights and int32 labels, |x - c| terms.
-    rows = chunk_rows(n, 8 + 2 * X.shape[1] * X.dtype.itemsize, xp=xp, device="cpu")
+    # Scratch per row: the kernel's weights and int32 labels, |x - c| terms. The
+    # kernel tiles for the cache itself (256 rows); each call has a fixed cost, so
+    # calls are as large as the budget allows, up to 1M rows.
+    rows = chunk_rows(n, 8 + 2 * X.shape[1] * X.dtype.itemsize, cap=1 << 20)
     ones = np.ones(min(rows, n), dtype=X.dtype)
     lab = np.empty(min(rows, n), dtype=np.int32)
     shift = np.empty(k, dtype=X.dtype)
