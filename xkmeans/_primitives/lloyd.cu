@@ -422,18 +422,31 @@ extern "C" __global__ void grouped_sum_fixed(const real* __restrict__ X, const r
     }
 }
 
+#define FINAL_THREADS 256
+
+// Sum of v over a block of FINAL_THREADS threads, in a fixed tree order (deterministic);
+// every thread gets the result. `red` is FINAL_THREADS doubles of shared memory.
+__device__ double block_sum(double v, double* red) {
+    __syncthreads();  // a previous call's result may still be read from red[0]
+    red[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = FINAL_THREADS / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
+        __syncthreads();
+    }
+    return red[0];
+}
+
 // One block of FINAL_THREADS: acc (k, d + 1) -> weight per cluster (counts) and the means
 // (new centres; a cluster of weight 0 gets 0, as the portable loop); acc and changed are
 // zeroed for the next step. stats = [changed labels, sum of squared centre shifts,
 // empty clusters], summed in a fixed order.
-#define FINAL_THREADS 256
 extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
                                     const double* __restrict__ scales,
                                     const real* __restrict__ C_old, real* __restrict__ C_new,
                                     double* __restrict__ counts, u64* __restrict__ changed,
                                     double* __restrict__ stats) {
-    __shared__ double red_shift[FINAL_THREADS];
-    __shared__ double red_empty[FINAL_THREADS];
+    __shared__ double red[FINAL_THREADS];
     const double sx = scales[0], sw = scales[1];
     double shift = 0.0, empty = 0.0;
     for (int c = threadIdx.x; c < k; c += blockDim.x) {
@@ -452,20 +465,12 @@ extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
         }
         a[d] = 0;
     }
-    red_shift[threadIdx.x] = shift;
-    red_empty[threadIdx.x] = empty;
-    __syncthreads();
-    for (int s = FINAL_THREADS / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            red_shift[threadIdx.x] += red_shift[threadIdx.x + s];
-            red_empty[threadIdx.x] += red_empty[threadIdx.x + s];
-        }
-        __syncthreads();
-    }
+    shift = block_sum(shift, red);
+    empty = block_sum(empty, red);
     if (threadIdx.x == 0) {
         stats[0] = (double)*changed;
-        stats[1] = red_shift[0];
-        stats[2] = red_empty[0];
+        stats[1] = shift;
+        stats[2] = empty;
         *changed = 0;
     }
 }
@@ -510,9 +515,7 @@ extern "C" __global__ void minibatch_finalize(long long* __restrict__ acc, int k
                                               const double* __restrict__ block_inertia,
                                               int n_blocks, u64* __restrict__ changed,
                                               double* __restrict__ stats) {
-    __shared__ double red_shift[FINAL_THREADS];
-    __shared__ double red_w[FINAL_THREADS];
-    __shared__ double red_zero[FINAL_THREADS];
+    __shared__ double red[FINAL_THREADS];
     const double sx = scales[0], sw = scales[1];
     double shift = 0.0, wtot = 0.0, zero = 0.0;
     for (int c = threadIdx.x; c < k; c += blockDim.x) {
@@ -532,26 +535,17 @@ extern "C" __global__ void minibatch_finalize(long long* __restrict__ acc, int k
         }
         a[d] = 0;
     }
-    red_shift[threadIdx.x] = shift;
-    red_w[threadIdx.x] = wtot;
-    red_zero[threadIdx.x] = zero;
-    __syncthreads();
-    for (int s = FINAL_THREADS / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            red_shift[threadIdx.x] += red_shift[threadIdx.x + s];
-            red_w[threadIdx.x] += red_w[threadIdx.x + s];
-            red_zero[threadIdx.x] += red_zero[threadIdx.x + s];
-        }
-        __syncthreads();
-    }
+    shift = block_sum(shift, red);
+    wtot = block_sum(wtot, red);
+    zero = block_sum(zero, red);
     if (threadIdx.x == 0) {
         double inertia = 0.0;
         for (int b = 0; b < n_blocks; ++b) inertia += block_inertia[b];
         stats[0] = inertia;
-        stats[1] = red_w[0];
-        stats[2] = red_shift[0];
+        stats[1] = wtot;
+        stats[2] = shift;
         stats[3] = 0.0;
-        stats[4] = red_zero[0];
+        stats[4] = zero;
         *changed = 0;
     }
 }
