@@ -100,3 +100,41 @@ def test_colour_compression_psnr_close_to_sklearn():
     ref = SKKMeans(16, random_state=0).fit(pixels)
     rebuilt = np.clip(np.round(ref.cluster_centers_), 0, 255).astype(np.uint8)[ref.labels_]
     assert ours >= psnr(rebuilt.reshape(img.shape), img) - 0.2
+
+
+def _three_shapes():
+    """The data of plot_gmm_bic.py: a slanted, a round and an upright cluster."""
+    rng = np.random.default_rng(0)
+    stretched = rng.normal(size=(600, 2)) @ np.array([[3.0, 0.0], [1.5, 0.4]])
+    round_ = rng.normal(size=(600, 2)) + [6.0, 6.0]
+    upright = rng.normal(size=(300, 2)) @ np.array([[0.3, 0.0], [0.0, 2.0]]) + [-5.0, 6.0]
+    return np.vstack([stretched, round_, upright])
+
+
+def test_gmm_bic_picks_three_full_components():
+    """plot_gmm_bic.py: the lowest BIC over 4 covariance types x 1-6 components."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    from xkmeans import GaussianMixture, choose_k
+
+    X = _three_shapes()
+    bic = {(cov, k): GaussianMixture(k, covariance_type=cov, random_state=0).fit(X).bic(X)
+           for cov in ("spherical", "tied", "diag", "full") for k in range(1, 7)}
+    assert min(bic, key=bic.get) == ("full", 3)
+    sk = SkGaussianMixture(3, covariance_type="full", random_state=0).fit(X)
+    assert bic["full", 3] == pytest.approx(sk.bic(X), rel=1e-6)
+    assert choose_k(X, range(1, 7), method="bic", random_state=0).best_k == 3
+
+
+def test_full_mixture_recovers_slanted_blobs_that_kmeans_cuts():
+    """plot_kmeans_vs_gmm.py: ARI 1.0 for the mixture, about 0.61 for k-means."""
+    from sklearn.datasets import make_blobs
+
+    from xkmeans import GaussianMixture
+
+    X, y = make_blobs(n_samples=1500, centers=3, random_state=170)
+    X = X @ np.array([[0.60834549, -0.63667341], [-0.40887718, 0.85253229]])
+    km = KMeans(n_clusters=3, n_init=10, random_state=0).fit(X)
+    gmm = GaussianMixture(3, covariance_type="full", random_state=0).fit(X)
+    assert adjusted_rand_score(y, gmm.predict(X)) > 0.99
+    assert adjusted_rand_score(y, np.asarray(km.labels_)) < 0.8
