@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU run, under 5 minutes: the CuPy / CUDA tests, a default fit, the GPU-size benchmarks.
+# One GPU run, under 7 minutes: the CuPy / CUDA tests, a default fit, the GPU-size benchmarks.
 #
 # Runs from the source tree (PYTHONPATH=., no install). Wheels carried in a
 # git-ignored .whl/ folder (array-api-compat, array-api-strict,
@@ -32,6 +32,9 @@ tests_rc=$?
 
 echo "== Default KMeans(16).fit on 16.7M colour pixels"
 timeout 30 "$PY" -m benchmarks.gpu_fit | tee "$DEST/gpu-fit.md"
+
+echo "== GaussianMixture 1M x 16, 32 components, and the scores on CuPy (sklearn beside it)"
+timeout 60 "$PY" -m benchmarks.mixture --size gpu --device cupy --iters 5 | tee "$DEST/mixture-gpu.md"
 
 echo "== GPU benchmarks"
 timeout 140 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \

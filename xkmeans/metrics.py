@@ -30,6 +30,7 @@ from ._backend import (
     row_chunks,
     to_numpy,
 )
+from ._config import get_config
 from ._primitives import grouped_sum, sq_distances
 from ._validation import _beside, check_finite
 
@@ -167,6 +168,12 @@ def _silhouette(X, codes, n_labels, metric, *, xp, device):
         X = X - xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
         x_sq = xp.sum(X * X, axis=1)
     groups = xp.arange(n_labels, device=device)
+    # Distances summed per cluster as one matrix product with the (n, n_labels)
+    # one-hot matrix when it is small beside the budget (a BLAS call instead of
+    # a scatter over a transposed chunk), else by grouped sums.
+    onehot = None
+    if n * n_labels * itemsize(xp, acc) <= get_config()["working_memory"] * 2**20 // 8:
+        onehot = xp.astype(codes[:, None] == groups[None, :], acc)
     per_row = itemsize(xp, acc) * (3 * n + 4 * n_labels)
     rows = chunk_rows(n, per_row, xp=xp, device=device)
     sil = []
@@ -175,9 +182,11 @@ def _silhouette(X, codes, n_labels, metric, *, xp, device):
             D = _distance_rows(X[a:b, ...], X, x_sq, a, xp=xp)
         else:
             D = X[a:b, ...]
-        # Distances summed per cluster: (n_labels, rows) -> (rows, n_labels).
-        S = xp.matrix_transpose(grouped_sum(xp.matrix_transpose(D), codes, None, n_labels,
-                                            xp=xp)[0])
+        if onehot is not None:
+            S = xp.astype(D, acc) @ onehot
+        else:  # (n_labels, rows) -> (rows, n_labels)
+            S = xp.matrix_transpose(grouped_sum(xp.matrix_transpose(D), codes, None, n_labels,
+                                                xp=xp)[0])
         own = codes[a:b][:, None] == groups[None, :]
         n_own = xp.sum(xp.where(own, counts[None, :], xp.zeros_like(S)), axis=1) - 1
         intra = xp.sum(xp.where(own, S, xp.zeros_like(S)), axis=1)

@@ -20,7 +20,13 @@ def sq_distances(X, C, *, xp, x_sq=None, c_sq=None):
     if c_sq is None:
         c_sq = xp.sum(C * C, axis=1)
     d = X @ C.T
-    d = x_sq[:, None] - 2 * d + c_sq[None, :]
+    if x_sq.dtype == d.dtype == c_sq.dtype:
+        # In place: the same sums in the same order, three fewer n x k temporaries.
+        d *= -2
+        d += x_sq[:, None]
+        d += c_sq[None, :]
+    else:
+        d = x_sq[:, None] - 2 * d + c_sq[None, :]
     return xp.clip(d, min=0)
 
 
