@@ -31,7 +31,8 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 import xkmeans
 from xkmeans import metrics as xm
 
-SIZES = {"cpu": (200_000, 8, 16, "float64"), "gpu": (1_000_000, 16, 32, "float32")}
+SIZES = {"cpu": (200_000, 8, 16, "float64"), "gpu": (1_000_000, 16, 32, "float32"),
+         "tiny": (3_000, 4, 4, "float64")}  # tiny: the test of this script
 
 
 def _data(n, d, k, dtype):

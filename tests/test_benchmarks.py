@@ -62,3 +62,22 @@ def test_quick_harness_writes_table_json_and_plots(tmp_path):
         assert spectral == "skipped (xkmeans.SpectralClustering not available)"
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == ["bench-cpu-quick-digits.png", "bench-cpu-quick-moons-1k.png"]
+
+
+@pytest.mark.skipif(not (ROOT / "benchmarks").is_dir(), reason="benchmarks/ not in this tree")
+def test_mixture_rows_run_and_agree_with_sklearn():
+    """benchmarks.mixture: same init, same iterations, so the same lower bound and scores."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    cmd = [sys.executable, "-m", "benchmarks.mixture", "--size", "tiny", "--iters", "3"]
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    gmm = next(line for line in out.splitlines() if line.startswith("GMM fit"))
+    ours, theirs = gmm.split("lower_bound_ ")[1].split(" vs ")
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-6)
+    scores = [line.split("score ")[1].split(" vs ") for line in out.splitlines() if "score " in line]
+    assert len(scores) == 3
+    for a, b in scores:
+        assert float(a) == pytest.approx(float(b), rel=1e-5)
