@@ -77,7 +77,8 @@ def test_mixture_rows_run_and_agree_with_sklearn():
     gmm = next(line for line in out.splitlines() if line.startswith("GMM fit"))
     ours, theirs = gmm.split("lower_bound_ ")[1].split(" vs ")
     assert float(ours) == pytest.approx(float(theirs), rel=1e-6)
-    scores = [line.split("score ")[1].split(" vs ") for line in out.splitlines() if "score " in line]
+    scores = [line.rsplit("score ", 1)[1].split(" vs ") for line in out.splitlines()
+              if "  score " in line]
     assert len(scores) == 3
     for a, b in scores:
         assert float(a) == pytest.approx(float(b), rel=1e-5)
