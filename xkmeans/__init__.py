@@ -9,6 +9,7 @@ from ._backend import MixedArrayError
 from ._choose_k import choose_k
 from ._config import config_context, get_config, set_config
 from ._kmeans import KMeans
+from ._mean_shift import MeanShift, estimate_bandwidth
 from ._minibatch import MiniBatchKMeans
 from ._mixture import GaussianMixture
 from ._neighbors import CSRGraph, kneighbors, kneighbors_graph
@@ -19,12 +20,14 @@ __all__ = [
     "CSRGraph",
     "GaussianMixture",
     "KMeans",
+    "MeanShift",
     "MiniBatchKMeans",
     "MixedArrayError",
     "SpectralClustering",
     "choose_k",
     "config_context",
     "dequantize",
+    "estimate_bandwidth",
     "get_config",
     "kneighbors",
     "kneighbors_graph",
