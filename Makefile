@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo venv bench lint clean docs gpu-wheels
+.PHONY: test test-oldest demo venv bench lint clean docs gpu-wheels
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,27 @@ $(VENV)/.demo-installed: $(VENV)/.installed
 test: venv
 	$(BIN)/python -m pytest -q
 
+# The declared lower bounds, proved: a separate venv with the oldest declared numpy, scipy,
+# scikit-learn and array-api-compat (tools/oldest-constraints.txt) on the oldest declared
+# Python when it is installed (python3.10 on PATH or from pyenv; OLDEST_PYTHON=... to
+# choose), then the suite. The first line printed names the versions that ran.
+OLDEST := .venv-oldest
+OLDEST_PYTHON ?= $(firstword $(foreach p,python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python),\
+	$(shell $(p) -c 'import sys; print(sys.executable)' 2>/dev/null)) $(PYTHON))
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -c "import sys, numpy, scipy, sklearn, array_api_compat as c; \
+		print('python', sys.version.split()[0], 'numpy', numpy.__version__, 'scipy', \
+		scipy.__version__, 'scikit-learn', sklearn.__version__, 'array-api-compat', c.__version__)"
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider
+
+$(OLDEST)/.installed: pyproject.toml tools/oldest-constraints.txt
+	rm -rf $(OLDEST)
+	$(OLDEST_PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -c tools/oldest-constraints.txt -e '.[test]'
+	touch $@
+
 # Quick benchmark table (under a minute on 2 cores); `python -m benchmarks` for the full one.
 bench: venv
 	$(BIN)/python -m benchmarks --quick
@@ -50,7 +71,7 @@ docs: venv
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache $(DEMO_OUT) docs/_build docs/auto_examples docs/gen_modules
+	rm -rf $(VENV) $(OLDEST) build *.egg-info .pytest_cache $(DEMO_OUT) docs/_build docs/auto_examples docs/gen_modules
 
 # Pure-Python wheels the GPU machine lacks, for benchmarks/gpu_check.sh (carried as .whl/).
 WHEEL_FLAGS := --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

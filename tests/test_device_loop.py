@@ -10,6 +10,7 @@ fits as the composed primitives.
 
 from __future__ import annotations
 
+import array_api_compat.numpy as npx
 import numpy as np
 import pytest
 from conftest import blobs
@@ -28,8 +29,8 @@ class _NumpyPlan:
 
     def step(self, centres):
         self.steps += 1
-        labels, _ = nearest_centre(self.X, centres, xp=np)
-        sums, counts = grouped_sum(self.X, labels, self.w, self.k, xp=np)
+        labels, _ = nearest_centre(self.X, centres, xp=npx)
+        sums, counts = grouped_sum(self.X, labels, self.w, self.k, xp=npx)
         safe = np.where(counts > 0, counts, 1.0)
         new = (sums / safe[:, None]).astype(self.X.dtype)
         changed = self.X.shape[0] if self.old is None else np.count_nonzero(labels != self.old)
@@ -76,7 +77,7 @@ def test_minibatch_step_with_a_fused_update_matches_the_composed_step(monkeypatc
     C0 = X[:8].copy()
     cand = np.arange(20, 30)
     ref = _minibatch.minibatch_step(X, None, C0, counts, candidates=cand, ratio=0.5,
-                                    with_shift=True, xp=np)
+                                    with_shift=True, xp=npx)
 
     def fused(X, weights, centres, counts, *, xp, device):
         # The kernel's contract: the update before reassignment, stats[3] == 0.
@@ -84,10 +85,10 @@ def test_minibatch_step_with_a_fused_update_matches_the_composed_step(monkeypatc
         return new, new_counts, stats
 
     ref_no_reassign = _minibatch.minibatch_step(X, None, C0, counts, candidates=None,
-                                                ratio=0.5, with_shift=True, xp=np)
+                                                ratio=0.5, with_shift=True, xp=npx)
     monkeypatch.setattr(_minibatch, "fused_minibatch_update", fused)
     out = _minibatch.minibatch_step(X, None, C0, counts, candidates=cand, ratio=0.5,
-                                    with_shift=True, xp=np)
+                                    with_shift=True, xp=npx)
     for a, b in zip(out, ref):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
     assert ref[2][3] > 0  # the case exercises reassignment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 
@@ -74,7 +75,7 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     ones = np.ones(min(rows, n), dtype=X.dtype)
     lab = np.empty(min(rows, n), dtype=np.int32)
     shift = np.empty(k, dtype=X.dtype)
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with _kernel_context():
         for a, b in row_chunks(n, rows):
             m = b - a
             lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, lab[:m], shift,
@@ -127,10 +128,7 @@ def lloyd_step(X, weights, centres, *, xp):
     counts = np.empty(k, dtype=X.dtype)
     labels = np.empty(n, dtype=np.int32)
     shift = np.empty(k, dtype=X.dtype)
-    # Its OpenMP threads each call BLAS: a threaded BLAS on top oversubscribes
-    # the cores (2.5x slower on 100k x 64, k=256), so BLAS gets one thread, as
-    # scikit-learn's KMeans does around the same call.
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with _kernel_context():
         lloyd_iter_chunked_dense(X, w, old, new, counts, labels, shift, _n_threads())
     return labels, new, counts
 
@@ -140,6 +138,22 @@ def _n_threads() -> int:
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
     return _openmp_effective_n_threads()
+
+
+@contextlib.contextmanager
+def _kernel_context():
+    """What scikit-learn's KMeans sets around its compiled iteration.
+
+    Its OpenMP threads each call BLAS: a threaded BLAS on top oversubscribes the
+    cores (2.5x slower on 100k x 64, k=256), so BLAS gets one thread. And its
+    Array API dispatch is switched off: with ``array_api_dispatch=True`` the
+    kernel's own helpers reject its memoryviews in scikit-learn 1.7.
+    """
+    import sklearn
+
+    with _blas_controller().limit(limits=1, user_api="blas"), \
+            sklearn.config_context(array_api_dispatch=False):
+        yield
 
 
 @functools.cache
