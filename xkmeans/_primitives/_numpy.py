@@ -81,9 +81,39 @@ def nearest_centre(X, C, *, xp, x_sq=None):
             lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, lab[:m], shift,
                                      _n_threads(), update_centers=False)
             labels[a:b] = lab[:m]
-            diff = X[a:b] - C[lab[:m]]
-            np.einsum("ij,ij->i", diff, diff, out=dist2[a:b])
+    _in_threads(lambda a, b: _dist_to_chosen(X, C, labels, dist2, a, b), n)
     return labels, dist2
+
+
+def _dist_to_chosen(X, C, labels, dist2, a, b):
+    diff = X[a:b] - C[labels[a:b]]
+    np.einsum("ij,ij->i", diff, diff, out=dist2[a:b])
+
+
+# Rows per block of a threaded pass: a block's temporaries stay in L2.
+_BLOCK_ROWS = 1 << 15
+
+
+def _in_threads(fn, n):
+    """``fn(a, b)`` over row blocks on the same threads as scikit-learn's kernel.
+
+    NumPy's ufuncs and einsum release the GIL, so a pass that is one thread in
+    NumPy runs on every core; blocks write disjoint rows.
+    """
+    blocks = [(a, min(a + _BLOCK_ROWS, n)) for a in range(0, n, _BLOCK_ROWS)]
+    if len(blocks) < 2 or _n_threads() < 2:
+        for a, b in blocks:
+            fn(a, b)
+        return
+    for future in [_pool().submit(fn, a, b) for a, b in blocks]:
+        future.result()
+
+
+@functools.cache
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(_n_threads(), thread_name_prefix="xkmeans")
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
