@@ -151,10 +151,13 @@ def _prepare(X, labels, metric):
 
 def _distance_rows(Xc, X, x_sq, start, *, xp):
     """Euclidean distances from rows start.. (Xc) to every row of X, self-distance 0."""
-    d = xp.sqrt(sq_distances(Xc, X, xp=xp, x_sq=x_sq[start:start + Xc.shape[0]], c_sq=x_sq))
-    rows = xp.arange(start, start + Xc.shape[0], device=get_device(X))
-    cols = xp.arange(X.shape[0], device=get_device(X))
-    return xp.where(rows[:, None] == cols[None, :], xp.zeros_like(d), d)
+    m = Xc.shape[0]
+    d = xp.sqrt(sq_distances(Xc, X, xp=xp, x_sq=x_sq[start:start + m], c_sq=x_sq))
+    # The diagonal lies in the square block of columns start..start+m.
+    block = d[:, start:start + m]
+    eye = xp.eye(m, dtype=xp.bool, device=get_device(X))
+    d[:, start:start + m] = xp.where(eye, xp.zeros_like(block), block)
+    return d
 
 
 def _silhouette(X, codes, n_labels, metric, *, xp, device):
@@ -183,7 +186,7 @@ def _silhouette(X, codes, n_labels, metric, *, xp, device):
         else:
             D = X[a:b, ...]
         if onehot is not None:
-            S = xp.astype(D, acc) @ onehot
+            S = xp.astype(D, acc, copy=False) @ onehot
         else:  # (n_labels, rows) -> (rows, n_labels)
             S = xp.matrix_transpose(grouped_sum(xp.matrix_transpose(D), codes, None, n_labels,
                                                 xp=xp)[0])
