@@ -28,6 +28,7 @@ from ._backend import (
     chunk_rows,
     get_device,
     get_namespace,
+    is_array,
     itemsize,
     row_chunks,
     to_numpy,
@@ -409,6 +410,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         bandwidth = self.bandwidth
         if bandwidth is None:
             bandwidth = _estimate_bandwidth(X, 0.3, None, 0, xp=xp, device=device)
+        bandwidth = float(bandwidth)
         seeds = self._initial_seeds(X, bandwidth, xp=xp, device=device)
         means, counts, seed_ids, n_iter = _climb(X, seeds, bandwidth, self.max_iter,
                                                  xp=xp, device=device)
@@ -433,7 +435,11 @@ class MeanShift(ClusterMixin, BaseEstimator):
             if self.bin_seeding:
                 return _bin_seeds(X, bandwidth, self.min_bin_freq, xp=xp, device=device)
             return X
-        seeds = _beside(self.seeds, X, xp=xp, device=device)
+        seeds = self.seeds
+        if not is_array(seeds):  # a list: straight to X's dtype (a device may lack float64)
+            host = np.float32 if X.dtype == xp.float32 else np.float64
+            seeds = xp.asarray(np.asarray(seeds, dtype=host), device=device)
+        seeds = _beside(seeds, X, xp=xp, device=device)
         if seeds.ndim != 2 or seeds.shape[1] != X.shape[1] or seeds.shape[0] == 0:
             msg = (
                 f"seeds should be an array of shape (n_seeds, {X.shape[1]}) with "
