@@ -20,11 +20,11 @@ def _anisotropic(n, seed):
 
 
 DATASETS = {
-    "blobs": lambda: make_blobs(200, centers=4, random_state=0)[0],
-    "moons": lambda: make_moons(150, noise=0.05, random_state=0)[0],
-    "circles": lambda: make_circles(150, noise=0.05, factor=0.5, random_state=0)[0],
-    "anisotropic": lambda: _anisotropic(150, 170),
-    "varied": lambda: make_blobs(180, cluster_std=[1.0, 2.5, 0.5], random_state=170)[0],
+    "blobs": lambda: make_blobs(120, centers=4, random_state=0)[0],
+    "moons": lambda: make_moons(100, noise=0.05, random_state=0)[0],
+    "circles": lambda: make_circles(100, noise=0.05, factor=0.5, random_state=0)[0],
+    "anisotropic": lambda: _anisotropic(100, 170),
+    "varied": lambda: make_blobs(120, cluster_std=[1.0, 2.5, 0.5], random_state=170)[0],
 }
 _SK = {}
 
@@ -87,7 +87,7 @@ def test_orphans_get_minus_one(backend):
 
 def test_given_seeds(backend):
     X = DATASETS["blobs"]()
-    seeds = X[::25] + 0.3
+    seeds = X[::15] + 0.3
     sk = SkMeanShift(bandwidth=2.0, seeds=seeds).fit(X)
     ms = MeanShift(bandwidth=2.0, seeds=backend.asarray(seeds)).fit(backend.asarray(X))
     _check_fit(backend, ms, X, sk)
@@ -112,7 +112,7 @@ def test_chunked_equals_whole(backend):
     X = DATASETS["blobs"]()
     Xb = backend.asarray(X)
     whole = MeanShift(bandwidth=2.0, bin_seeding=True).fit(Xb)
-    with config_context(working_memory=0.001), warnings.catch_warnings():
+    with config_context(working_memory=0.01), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # tiny chunks: slow, says so
         small = MeanShift(bandwidth=2.0, bin_seeding=True).fit(Xb)
         bw = estimate_bandwidth(Xb)
