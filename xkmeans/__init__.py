@@ -5,6 +5,7 @@ results come back in the input's library, on its device.
 """
 
 from . import metrics  # noqa: F401 (the xkmeans.metrics module)
+from ._affinity_propagation import AffinityPropagation
 from ._backend import MixedArrayError
 from ._choose_k import choose_k
 from ._config import config_context, get_config, set_config
@@ -17,6 +18,7 @@ from ._spectral import SpectralClustering
 from .quantize import dequantize, psnr, quantize
 
 __all__ = [
+    "AffinityPropagation",
     "CSRGraph",
     "GaussianMixture",
     "KMeans",
