@@ -373,3 +373,31 @@ def test_logsumexp_is_stable(backend):
     out = backend.to_numpy(_portable.logsumexp(a, axis=0, xp=xp))
     np.testing.assert_allclose(out[0], 1000 + np.log(2 + np.exp(-2000.0)), rtol=1e-6)
     assert out[1] == -np.inf
+
+
+def test_scikit_learn_private_hooks_give_its_parameters():
+    """_initialize(X, resp) and _set_parameters, which code written against
+    scikit-learn's GaussianMixture (its own tests among it) calls."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 3))
+    resp = rng.uniform(size=(120, 4))
+    resp /= resp.sum(axis=1, keepdims=True)
+    for cov in ("full", "tied", "diag", "spherical"):
+        ours, theirs = GaussianMixture(4, covariance_type=cov), SkGaussianMixture(4, covariance_type=cov)
+        ours._initialize(X, resp)
+        theirs._initialize(X, resp)
+        for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+            np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10)
+        other = GaussianMixture(4, covariance_type=cov)
+        other._set_parameters((theirs.weights_, theirs.means_, theirs.covariances_,
+                               theirs.precisions_cholesky_))
+        np.testing.assert_allclose(other.precisions_, theirs.precisions_, rtol=1e-10)
+
+
+def test_weights_out_of_range_in_scikit_learn_words():
+    w = np.array([1.5, -0.5])
+    with pytest.raises(ValueError, match=r"range \[0, 1\], but got max value -0.50000, min value "
+                                         r"1.50000"):
+        GaussianMixture(2, weights_init=w).fit(np.random.default_rng(0).normal(size=(20, 2)))

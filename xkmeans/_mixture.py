@@ -355,10 +355,10 @@ default='kmeans'
         eye = xp.eye(k, dtype=X.dtype, device=device)
         return rows, lambda a, b: eye[:, a:b]
 
-    def _user_parameters(self, X, xp, device):
+    def _user_parameters(self, X, xp, device, n_components=None):
         """weights_init, means_init, precisions_init checked as scikit-learn does,
         as (acc weights, acc means, Mixture from the precisions); None where not given."""
-        k, d = self.n_components, X.shape[1]
+        k, d = n_components or self.n_components, X.shape[1]
         acc = acc_dtype(xp, device)
         weights = means = precisions = None
         if self.weights_init is not None:
@@ -366,8 +366,9 @@ default='kmeans'
             _check_shape(w, (k,), "weights")
             if np.any(w < 0.0) or np.any(w > 1.0):
                 msg = (
+                    # scikit-learn's exact words, its two values included in this order.
                     "The parameter 'weights' should be in the range [0, 1], but got "
-                    f"max value {w.max():.5f}, min value {w.min():.5f}"
+                    f"max value {w.min():.5f}, min value {w.max():.5f}"
                 )
                 raise ValueError(msg)
             atol = 1e-6 if X.dtype == xp.float32 else 1e-8
@@ -416,6 +417,31 @@ default='kmeans'
             *(xp.astype(a, acc) for a in (self.weights_, self.means_, self.covariances_,
                                          self.precisions_cholesky_)),
         )
+
+    # scikit-learn's private hooks, kept so that code (and tests) written
+    # against its GaussianMixture internals run unchanged.
+    def _initialize(self, X, resp):
+        """Parameters from responsibilities ``resp`` (n_samples, n_components), with
+        the user's ``*_init`` taking precedence, as scikit-learn's ``_initialize``."""
+        X, xp, device = check_X(self, X, reset=False)
+        resp = _beside(resp, X, xp=xp, device=device)
+        resp_t = xp.astype(xp.matrix_transpose(resp), X.dtype)
+        k = resp_t.shape[0]
+        weights, means, precisions = self._user_parameters(X, xp, device, n_components=k)
+        mixture = from_responsibilities(
+            X, lambda a, b: resp_t[:, a:b], k, n_samples=X.shape[0],
+            cov_type=self.covariance_type, reg_covar=self.reg_covar, xp=xp, device=device,
+            weights=weights, means=means, precisions=precisions,
+        )
+        self._set_attributes(mixture, X.dtype, xp)
+
+    def _set_parameters(self, params):
+        """Set ``(weights, means, covariances, precisions_cholesky)``, as scikit-learn's."""
+        weights, means, covariances, prec_chol = params
+        xp = get_namespace(means)
+        dtype = means.dtype
+        self._set_attributes(Mixture(self.covariance_type, weights, means, covariances,
+                                     prec_chol), dtype, xp)
 
     def _set_attributes(self, mixture, dtype, xp):
         self.weights_ = xp.astype(mixture.weights, dtype)
