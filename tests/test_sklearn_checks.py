@@ -3,7 +3,14 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from xkmeans import GaussianMixture, KMeans, MeanShift, MiniBatchKMeans, SpectralClustering
+from xkmeans import (
+    AffinityPropagation,
+    GaussianMixture,
+    KMeans,
+    MeanShift,
+    MiniBatchKMeans,
+    SpectralClustering,
+)
 from xkmeans._backend import MixedArrayError
 
 # k-means++ and mini-batch draws depend on row order, so a shuffled, weighted
@@ -24,7 +31,7 @@ def _expected_failed(estimator):
 
 @parametrize_with_checks(
     [KMeans(), MiniBatchKMeans(), SpectralClustering(n_clusters=2, n_neighbors=5),
-     GaussianMixture(), MeanShift()],
+     GaussianMixture(), MeanShift(), AffinityPropagation()],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_estimator_checks(estimator, check):
