@@ -390,10 +390,12 @@ def test_scikit_learn_private_hooks_give_its_parameters():
         theirs._initialize(X, resp)
         for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
             np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10)
-        other = GaussianMixture(4, covariance_type=cov)
-        other._set_parameters((theirs.weights_, theirs.means_, theirs.covariances_,
-                               theirs.precisions_cholesky_))
-        np.testing.assert_allclose(other.precisions_, theirs.precisions_, rtol=1e-10)
+        params = (theirs.weights_, theirs.means_, theirs.covariances_,
+                  theirs.precisions_cholesky_)
+        ours, theirs = GaussianMixture(4, covariance_type=cov), SkGaussianMixture(4, covariance_type=cov)
+        ours._set_parameters(params)
+        theirs._set_parameters(params)
+        np.testing.assert_allclose(ours.precisions_, theirs.precisions_, rtol=1e-10)
 
 
 def test_weights_out_of_range_in_scikit_learn_words():
