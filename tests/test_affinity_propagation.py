@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import array_api_compat
 import numpy as np
 import pytest
 from sklearn.cluster import AffinityPropagation as SkAffinityPropagation
@@ -193,3 +194,30 @@ def test_mixed_libraries_raise(foreign_backend):
     ap = AffinityPropagation(random_state=0).fit(X)
     with pytest.raises(MixedArrayError):
         ap.predict(foreign_backend.asarray(X))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_numpy_fast_path_equals_portable(dtype):
+    # The in-place NumPy sweep does the portable one's arithmetic in its order.
+    from xkmeans._primitives import _affinity, _affinity_numpy
+
+    rng = np.random.default_rng(0)
+    n = 37
+    S = -rng.random((n, n)).astype(dtype)
+    ap = array_api_compat.array_namespace(S)
+    states = []
+    for impl in (_affinity.affinity_sweep, _affinity_numpy.affinity_sweep):
+        A, R = np.zeros((n, n)), np.zeros((n, n))
+        out = impl(S, A, R, None, 0.7, update_a=False, update_r=True, rows=5, xp=ap, device="cpu")
+        for _ in range(4):
+            out = impl(S, A, R, out[2], 0.7, update_a=True, update_r=True, rows=5, xp=ap,
+                       device="cpu")
+        states.append((A, R, *out))
+    for got, expected in zip(states[1], states[0], strict=True):
+        np.testing.assert_array_equal(got, expected)
+    X = make_blobs(60, centers=3, random_state=2)[0].astype(dtype)
+    fast = AffinityPropagation(random_state=0).fit(X)
+    with config_context(fast_paths=False):
+        portable = AffinityPropagation(random_state=0).fit(X)
+    np.testing.assert_array_equal(fast.labels_, portable.labels_)
+    np.testing.assert_array_equal(fast.affinity_matrix_, portable.affinity_matrix_)

@@ -36,6 +36,7 @@ from ._backend import (
     to_numpy,
 )
 from ._config import get_config
+from ._primitives._affinity import eye, set_diag_block
 from ._validation import _beside, check_X
 
 __all__ = ["AffinityPropagation"]
@@ -94,51 +95,42 @@ def _check_memory(n, s_dtype, acc, *, xp, device):
 # --- similarities --------------------------------------------------------------
 
 
-# On a CPU, row chunks whose temporaries stay in the core's cache (a few
-# hundred KiB each) run the many elementwise passes of an update about 1.5x
+def _budget_rows(n, dtype, *, xp, device, copies):
+    return chunk_rows(n, copies * n * itemsize(xp, dtype), xp=xp, device=device)
+
+
+# On a CPU, the message update runs many elementwise passes over each chunk:
+# chunks whose scratch stays in the core's cache (a few hundred KiB) run them
 # faster than the budget's bigger tiles (measured, n = 5000).
 _CPU_TEMP_BYTES = 1 << 19
 
 
-def _scratch_rows(n, dtype, *, xp, device, copies=8):
+def _message_rows(n, dtype, *, xp, device):
     size = itemsize(xp, dtype)
     cap = max(4, _CPU_TEMP_BYTES // (n * size)) if is_cpu(xp, device) else None
-    return chunk_rows(n, copies * n * size, xp=xp, device=device, cap=cap)
-
-
-def _eye(r, *, xp, device):
-    i = xp.arange(r, device=device)
-    return i[:, None] == i[None, :]
-
-
-def _diag_block(M, a, b, *, xp, eye):
-    """The diagonal entries of rows a:b of an n x n matrix, from their r x r block."""
-    return xp.sum(xp.where(eye, M[:, a:b], 0), axis=1)
-
-
-def _set_diag_block(M, a, b, values, *, xp, eye):
-    """Rows a:b of an n x n matrix (a chunk we own) with their diagonal set to ``values``."""
-    M[:, a:b] = xp.where(eye, values[:, None], M[:, a:b])
-    return M
+    return chunk_rows(n, 8 * n * size, xp=xp, device=device, cap=cap)
 
 
 def _neg_sq_euclidean(X, *, xp, device):
-    """``-|x_i - x_j|^2`` as scikit-learn's ``euclidean_distances(X, squared=True)``.
+    """``-euclidean_distances(X, squared=True)`` as scikit-learn computes it.
 
-    Computed in the widest float (scikit-learn upcasts float32 too), clipped
-    at 0, exact zeros on the diagonal, returned in X's dtype.
+    scikit-learn forms ``max((-2 x.y + |x|^2) + |y|^2, 0)``, zeros the
+    diagonal and negates; ``min((2 x.y - |x|^2) - |y|^2, 0)`` is the same
+    number exactly, in fewer passes. Computed in the widest float
+    (scikit-learn upcasts float32 too), returned in X's dtype.
     """
     acc = acc_dtype(xp, device)
     n = X.shape[0]
-    Xa = xp.astype(X, acc)
+    Xa = xp.astype(X, acc, copy=False)
     x_sq = xp.sum(Xa * Xa, axis=1)
+    X2 = 2 * Xa  # 2 x.y exactly: scaling by 2 does not round
     S = xp.empty((n, n), dtype=X.dtype, device=device)
-    rows = _scratch_rows(n, acc, xp=xp, device=device, copies=3)
+    rows = _budget_rows(n, acc, xp=xp, device=device, copies=3)
     for a, b in row_chunks(n, rows):
-        d2 = prims.sq_distances(Xa[a:b, ...], Xa, xp=xp, x_sq=x_sq[a:b], c_sq=x_sq)
-        d2 = _set_diag_block(d2, a, b, xp.zeros((b - a,), dtype=acc, device=device),
-                             xp=xp, eye=_eye(b - a, xp=xp, device=device))
-        S[a:b, :] = xp.astype(-d2, X.dtype)
+        s = xp.minimum((X2[a:b, ...] @ Xa.T - x_sq[a:b, None]) - x_sq[None, :], 0.0)
+        s = set_diag_block(s, a, b, xp.zeros((b - a,), dtype=acc, device=device),
+                           xp=xp, eye=eye(b - a, xp=xp, device=device))
+        S[a:b, :] = xp.astype(s, X.dtype, copy=False)
     return S
 
 
@@ -178,10 +170,10 @@ def _all_equal(S, preference, *, xp, device):
     same_pref = xp.all(preference == xp.reshape(preference, (-1,))[0])
     ref = S[0, 1]
     same_sim = xp.asarray(True, device=device)
-    rows = _scratch_rows(n, S.dtype, xp=xp, device=device, copies=2)
+    rows = _budget_rows(n, S.dtype, xp=xp, device=device, copies=2)
     for a, b in row_chunks(n, rows):
         block = S[a:b, :] == ref
-        block[:, a:b] = block[:, a:b] | _eye(b - a, xp=xp, device=device)
+        block[:, a:b] = block[:, a:b] | eye(b - a, xp=xp, device=device)
         same_sim = same_sim & xp.all(block)
     return bool(same_pref & same_sim)
 
@@ -200,66 +192,19 @@ def _with_preference_and_noise(S, preference, rng, *, xp, device):
     info = np.finfo(np.float32 if S.dtype == xp.float32 else np.float64)
     eps, tiny100 = float(info.eps), float(info.tiny * 100)
     pref = preference if preference.ndim == 0 else preference[:, None]
-    rows = _scratch_rows(n, acc, xp=xp, device=device, copies=4)
+    rows = _budget_rows(n, acc, xp=xp, device=device, copies=4)
     for a, b in row_chunks(n, rows):
-        eye = _eye(b - a, xp=xp, device=device)
+        on_diag = eye(b - a, xp=xp, device=device)
         Sc = S[a:b, :]
         p = pref if pref.ndim == 0 else pref[a:b, ...]
-        Sc[:, a:b] = xp.where(eye, p, Sc[:, a:b])
+        Sc[:, a:b] = xp.where(on_diag, p, Sc[:, a:b])
         noise = xp.asarray(rng.standard_normal(size=(b - a, n)), dtype=acc, device=device)
-        scale = xp.astype(eps * Sc + tiny100, acc)
-        S[a:b, :] = xp.astype(xp.astype(Sc, acc) + scale * noise, S.dtype)
+        noise = xp.astype(eps * Sc + tiny100, acc, copy=False) * noise
+        S[a:b, :] = xp.astype(xp.astype(Sc, acc, copy=False) + noise, S.dtype, copy=False)
     return S
 
 
 # --- message passing -----------------------------------------------------------
-
-
-def _sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, device):
-    """One pass over the rows: availabilities from ``colsum``, then responsibilities.
-
-    With ``update_a``, rows of A become the availabilities computed from R and
-    the column sums ``colsum`` of its positive part; with ``update_r``, rows
-    of R then become the next responsibilities (from S and the new A), and
-    the column sums for the next availabilities are accumulated. Merging the
-    two updates into one pass reads the matrices once per iteration.
-    Arithmetic and its order are scikit-learn's. Returns ``(diag A, diag R,
-    column sums)`` (None for what was not updated); A and R are updated in place.
-    """
-    n = S.shape[0]
-    acc = A.dtype
-    cols = xp.arange(n, device=device)
-    neg_inf = xp.asarray(-xp.inf, dtype=acc, device=device)
-    diag_a, diag_r = [], []
-    new_colsum = xp.zeros((n,), dtype=acc, device=device) if update_r else None
-    for a, b in row_chunks(n, rows):
-        eye = _eye(b - a, xp=xp, device=device)
-        if update_a:
-            Rc = R[a:b, :]
-            # -(new availabilities): positive part of R (its diagonal kept)
-            # minus the column sums, clipped at 0 off the diagonal.
-            dA = _diag_block(Rc, a, b, xp=xp, eye=eye) - colsum[a:b]
-            T = xp.maximum(xp.maximum(Rc, 0.0) - colsum[None, :], 0.0)
-            T = _set_diag_block(T, a, b, dA, xp=xp, eye=eye)
-            Ac = A[a:b, :] * damping - T * (1 - damping)
-            A[a:b, :] = Ac
-            diag_a.append(_diag_block(Ac, a, b, xp=xp, eye=eye))
-        else:
-            Ac = A[a:b, :]
-        if update_r:
-            Sc = S[a:b, :]
-            T = Ac + Sc
-            best = xp.argmax(T, axis=1)
-            Y = xp.take_along_axis(T, best[:, None], axis=1)
-            is_best = cols[None, :] == best[:, None]
-            Y2 = xp.max(xp.where(is_best, neg_inf, T), axis=1, keepdims=True)
-            Rc = R[a:b, :] * damping + (Sc - xp.where(is_best, Y2, Y)) * (1 - damping)
-            R[a:b, :] = Rc
-            diag_r.append(_diag_block(Rc, a, b, xp=xp, eye=eye))
-            Rp = _set_diag_block(xp.maximum(Rc, 0.0), a, b, diag_r[-1], xp=xp, eye=eye)
-            new_colsum = new_colsum + xp.sum(Rp, axis=0)
-    cat = (lambda p: p[0] if len(p) == 1 else xp.concat(p))
-    return (cat(diag_a) if update_a else None, cat(diag_r) if update_r else None, new_colsum)
 
 
 def _message_passing(S, *, damping, max_iter, convergence_iter, verbose, xp, device):
@@ -272,13 +217,13 @@ def _message_passing(S, *, damping, max_iter, convergence_iter, verbose, xp, dev
     acc = acc_dtype(xp, device)
     A = xp.zeros((n, n), dtype=acc, device=device)
     R = xp.zeros((n, n), dtype=acc, device=device)
-    rows = _scratch_rows(n, acc, xp=xp, device=device)
+    rows = _message_rows(n, acc, xp=xp, device=device)
     history = xp.zeros((convergence_iter, n), dtype=xp.int32, device=device)
-    _, diag_r, colsum = _sweep(S, A, R, None, damping, update_a=False, update_r=True,
+    _, diag_r, colsum = prims.affinity_sweep(S, A, R, None, damping, update_a=False, update_r=True,
                                rows=rows, xp=xp, device=device)
     for it in range(max_iter):
         last = it == max_iter - 1
-        diag_a, next_diag_r, next_colsum = _sweep(
+        diag_a, next_diag_r, next_colsum = prims.affinity_sweep(
             S, A, R, colsum, damping, update_a=True, update_r=not last,
             rows=rows, xp=xp, device=device)
         E = (diag_a + diag_r) > 0
@@ -311,7 +256,7 @@ def _exemplars_and_labels(S, E, *, xp, device):
     c = xp.where(E, rank, _argmax_columns(S, I, xp=xp, device=device))
     # Summed similarity of each sample to the members of its cluster, by
     # column chunks, adding the rows in order as scikit-learn's sum does.
-    rows = _scratch_rows(n, S.dtype, xp=xp, device=device, copies=3)
+    rows = _budget_rows(n, S.dtype, xp=xp, device=device, copies=3)
     score = []
     for a, b in row_chunks(n, rows):
         same = c[:, None] == c[None, a:b]

@@ -17,6 +17,7 @@ from .._config import get_config
 from . import _portable
 
 __all__ = [
+    "affinity_sweep",
     "connected_components",
     "csr_matmul",
     "fused_lloyd_step",
@@ -47,6 +48,8 @@ _FAST_PATHS = {
     # Device Lloyd iterations and mini-batch updates (CUDA kernels): fast path only.
     "lloyd_plan": {"cupy": "_cupy", "torch": "_torch"},
     "minibatch_update": {"cupy": "_cupy", "torch": "_torch"},
+    # Affinity propagation's message update; the portable one is in _affinity.
+    "affinity_sweep": {"numpy": "_affinity_numpy"},
 }
 
 
@@ -168,6 +171,15 @@ def self_kneighbors(X, k, *, xp):
 def connected_components(indptr, indices, *, xp):
     """``(n_components, labels)`` of a symmetric CSR graph; see ``_portable``."""
     return _impl("connected_components", xp)(indptr, indices, xp=xp)
+
+
+def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, device):
+    """One pass of affinity propagation's message updates; see ``_affinity``."""
+    from . import _affinity
+
+    impl = _impl("affinity_sweep", xp) or _affinity.affinity_sweep
+    return impl(S, A, R, colsum, damping, update_a=update_a, update_r=update_r, rows=rows,
+                xp=xp, device=device)
 
 
 sq_distances = _portable.sq_distances
