@@ -116,7 +116,7 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     >>> from xkmeans import estimate_bandwidth
     >>> X = np.array([[1, 1], [2, 1], [1, 0], [4, 7], [3, 5], [3, 6]])
     >>> round(float(estimate_bandwidth(X, quantile=0.5)), 6)
-    1.609476
+    1.619129
     """
     X, xp, device = check_X(_Validator(), X, reset=True)
     return _estimate_bandwidth(X, quantile, n_samples, random_state, xp=xp, device=device)
