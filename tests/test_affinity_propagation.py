@@ -221,3 +221,21 @@ def test_numpy_fast_path_equals_portable(dtype):
         portable = AffinityPropagation(random_state=0).fit(X)
     np.testing.assert_array_equal(fast.labels_, portable.labels_)
     np.testing.assert_array_equal(fast.affinity_matrix_, portable.affinity_matrix_)
+
+
+def test_cuda_syncs_about_once_per_iteration():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    X = torch.asarray(make_blobs(300, centers=4, random_state=0)[0], device="cuda")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            ap = AffinityPropagation(random_state=0, convergence_iter=5).fit(X)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    syncs = sum("synchroniz" in str(w.message).lower() for w in rec)
+    # One boolean per iteration after the first convergence_iter; validation,
+    # the median, the noise and the final assignment cost a handful.
+    assert syncs <= ap.n_iter_ + 20, (syncs, ap.n_iter_)

@@ -182,3 +182,20 @@ def test_mixed_libraries_raise(foreign_backend):
         ms.predict(foreign_backend.asarray(X))
     with pytest.raises(MixedArrayError):
         MeanShift(bandwidth=2.0, seeds=X[:3]).fit(foreign_backend.asarray(X))
+
+
+def test_cuda_syncs_about_once_per_iteration():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    X = torch.asarray(np.tile(DATASETS["varied"](), (20, 1)), device="cuda")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            ms = MeanShift(bandwidth=1.5, bin_seeding=True).fit(X)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    syncs = sum("synchroniz" in str(w.message).lower() for w in rec)
+    # Validation, the grid of seeds and the post-processing cost a handful.
+    assert syncs <= ms.n_iter_ + 1 + 15, (syncs, ms.n_iter_)
