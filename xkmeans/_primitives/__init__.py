@@ -14,6 +14,7 @@ import importlib
 
 from .._backend import backend_name, is_cpu
 from .._config import get_config
+from .._sparse import is_sparse
 from . import _portable
 
 __all__ = [
@@ -28,8 +29,12 @@ __all__ = [
     "laplacian_eigsh_fast",
     "lloyd_plan",
     "nearest_centre",
+    "row_sq_norms",
+    "scale_rows",
     "self_kneighbors",
     "sq_distances",
+    "take_rows",
+    "to_dense",
 ]
 
 _FAST_PATHS = {
@@ -50,6 +55,16 @@ _FAST_PATHS = {
     "minibatch_update": {"cupy": "_cupy", "torch": "_torch"},
     # Affinity propagation's message update; the portable one is in _affinity.
     "affinity_sweep": {"numpy": "_affinity_numpy"},
+    # Sparse (CSR) X, a ``SparseRows``: the portable versions are in _sparse.
+    "sparse_nearest_centre": {"numpy": "_sparse_numpy", "torch": "_sparse_torch"},
+    "sparse_grouped_sum": {"numpy": "_sparse_numpy", "torch": "_sparse_torch",
+                           "cupy": "_sparse_cupy"},
+    "sparse_row_sq_norms": {"numpy": "_sparse_numpy", "torch": "_sparse_torch"},
+    "sparse_take_rows": {"numpy": "_sparse_numpy", "cupy": "_sparse_cupy"},
+    "sparse_to_dense": {"numpy": "_sparse_numpy", "torch": "_sparse_torch",
+                        "cupy": "_sparse_cupy"},
+    # Fused sparse E+M step (scikit-learn's sparse kernel): fast path only.
+    "sparse_lloyd_step": {"numpy": "_sparse_numpy", "torch": "_sparse_torch"},
 }
 
 
@@ -84,6 +99,9 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     Distinct centres whose distances differ by less than the dtype's rounding
     are a genuine tie: any of them is a right answer.
     """
+    if is_sparse(X):
+        labels, dist2 = _sparse_impl("sparse_nearest_centre", xp)(X, C, xp=xp, x_sq=x_sq)
+        return _portable.first_of_identical(labels, C, xp=xp), dist2
     impl = _impl("nearest_centre", xp)
     labels, dist2 = impl(X, C, xp=xp, x_sq=x_sq)
     # Paths marked ``exact_ties`` compute every centre's distance by the same
@@ -95,18 +113,24 @@ def nearest_centre(X, C, *, xp, x_sq=None):
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):
     """Per-label weighted row sums and weight totals; see ``_portable``."""
+    if is_sparse(X):
+        return _sparse_impl("sparse_grouped_sum", xp)(X, labels, weights, n_groups, xp=xp)
     return _impl("grouped_sum", xp)(X, labels, weights, n_groups, xp=xp)
 
 
-def fused_lloyd_step(xp, device):
+def fused_lloyd_step(xp, device, *, X=None):
     """The backend's fused Lloyd iteration, or None where the loop composes one.
 
     A fused step ``(X, weights, centres, *, xp) -> (labels, new_centres,
     weight_per_cluster)`` also relocates empty clusters, as the loop does.
     The ones registered run scikit-learn's compiled kernel, on arrays in host
-    memory only.
+    memory only. Pass ``X`` when it may be sparse: a ``SparseRows`` gets
+    scikit-learn's sparse kernel.
     """
-    impl = _impl("lloyd_step", xp)
+    sparse = X is not None and is_sparse(X)
+    if sparse and max(X.nnz, X.shape[1]) >= 2**31 - 1:
+        return None  # scikit-learn's sparse kernel takes int32 indices only
+    impl = _impl("sparse_lloyd_step" if sparse else "lloyd_step", xp)
     return impl if impl is not None and is_cpu(xp, device) else None
 
 
@@ -118,7 +142,7 @@ def lloyd_plan(X, weights, n_clusters, *, xp, device):
     [changed labels, squared centre shift, empty clusters]; empty clusters
     are left to the loop. Only GPU arrays get one (CUDA kernels).
     """
-    if is_cpu(xp, device):
+    if is_cpu(xp, device) or is_sparse(X):
         return None
     impl = _impl("lloyd_plan", xp)
     return None if impl is None else impl(X, weights, n_clusters, xp=xp)
@@ -131,7 +155,7 @@ def fused_minibatch_update(X, weights, centres, counts, *, xp, device):
     before reassignment (``stats[3] == 0``); None where no kernel takes the
     shape or the backend (then the caller composes the primitives).
     """
-    if is_cpu(xp, device):
+    if is_cpu(xp, device) or is_sparse(X):
         return None
     impl = _impl("minibatch_update", xp)
     return None if impl is None else impl(X, weights, centres, counts, xp=xp)
@@ -182,4 +206,46 @@ def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, de
                 xp=xp, device=device)
 
 
-sq_distances = _portable.sq_distances
+def _sparse_impl(name: str, xp):
+    from . import _sparse
+
+    return _impl(name, xp) or getattr(_sparse, name)
+
+
+def sq_distances(X, C, *, xp, x_sq=None, c_sq=None):
+    """Squared Euclidean distances ``(n, k)`` of a chunk of rows; see ``_portable``."""
+    if is_sparse(X):
+        from ._sparse import sparse_sq_distances
+
+        return sparse_sq_distances(X, C, xp=xp, x_sq=x_sq, c_sq=c_sq)
+    return _portable.sq_distances(X, C, xp=xp, x_sq=x_sq, c_sq=c_sq)
+
+
+def row_sq_norms(X, *, xp):
+    """Squared Euclidean norm of each row of X (dense or sparse), X's dtype."""
+    if is_sparse(X):
+        return _sparse_impl("sparse_row_sq_norms", xp)(X, xp=xp)
+    return xp.sum(X * X, axis=1)
+
+
+def take_rows(X, idx, *, xp):
+    """Rows ``idx`` of X: a dense array, or a ``SparseRows`` for sparse X."""
+    if is_sparse(X):
+        return _sparse_impl("sparse_take_rows", xp)(X, idx, xp=xp)
+    return xp.take(X, idx, axis=0)
+
+
+def to_dense(X, *, xp):
+    """X as a dense array (for a few rows of a sparse X: centres); dense X as is."""
+    if is_sparse(X):
+        return _sparse_impl("sparse_to_dense", xp)(X, xp=xp)
+    return X
+
+
+def scale_rows(X, scale, *, xp):
+    """Each row of X times its factor in ``scale`` (sparse X stays sparse)."""
+    if is_sparse(X):
+        from ._sparse import sparse_scale_rows
+
+        return sparse_scale_rows(X, scale, xp=xp)
+    return X * scale[:, None]
