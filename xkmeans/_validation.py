@@ -16,20 +16,27 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._backend import default_float, get_device, get_namespace, to_numpy
+from ._sparse import as_sparse_rows, is_sparse, is_sparse_input
 
 
 def _is_foreign_array(X) -> bool:
     return array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray)
 
 
-def check_X(estimator, X, *, reset: bool, min_samples: int = 1):
+def check_X(estimator, X, *, reset: bool, min_samples: int = 1, accept_sparse: bool = False):
     """Validate X; return ``(X, xp, device)`` with X a 2-D real float array.
 
     Integer and boolean input becomes the device's default float; float32
     and float64 are kept. NaN and infinity, complex values, empty arrays and
     arrays that are not 2-D raise ``ValueError`` (``TypeError`` for types).
+    With ``accept_sparse``, SciPy, CuPy and PyTorch sparse matrices become a
+    ``SparseRows`` (CSR, converted once); otherwise they raise scikit-learn's
+    ``TypeError``.
     """
     name = type(estimator).__name__
+    if is_sparse_input(X) and (accept_sparse or not _is_foreign_array(X)):
+        return _check_sparse_X(estimator, X, reset=reset, min_samples=min_samples,
+                               accept=accept_sparse)
     if not _is_foreign_array(X):
         X = validate_data(
             estimator,
@@ -40,6 +47,8 @@ def check_X(estimator, X, *, reset: bool, min_samples: int = 1):
         )
         xp = array_api_compat.array_namespace(X)
         return X, xp, get_device(X)
+    if is_sparse_input(X):
+        raise TypeError(_SPARSE_REFUSED)
 
     xp = get_namespace(X)
     device = get_device(X)
@@ -93,6 +102,60 @@ def check_X(estimator, X, *, reset: bool, min_samples: int = 1):
     return X, xp, device
 
 
+_SPARSE_REFUSED = (
+    "Sparse data was passed for X, but dense data is required. Use '.toarray()' to "
+    "convert to a dense numpy array."
+)
+
+
+def _check_sparse_X(estimator, X, *, reset, min_samples, accept):
+    """Sparse X: SciPy through scikit-learn's ``validate_data``, others here."""
+    name = type(estimator).__name__
+    if _is_foreign_array(X) or type(X).__module__.startswith("cupyx"):
+        if not accept:
+            raise TypeError(_SPARSE_REFUSED)
+        S, xp = as_sparse_rows(X, name=name)
+        n_samples, n_features = S.shape
+        if n_samples < min_samples:
+            msg = (
+                f"Found array with {n_samples} sample(s) (shape={S.shape}) while a "
+                f"minimum of {min_samples} is required by {name}."
+            )
+            raise ValueError(msg)
+        if n_features < 1:
+            msg = (
+                f"Found array with 0 feature(s) (shape={S.shape}) while a "
+                f"minimum of 1 is required by {name}."
+            )
+            raise ValueError(msg)
+        check_finite(S.data, xp=xp, what="X")
+        _check_n_features(estimator, n_features, reset=reset)
+        return S, xp, S.device
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        accept_sparse="csr" if accept else False,
+        dtype=[np.float64, np.float32],
+        ensure_min_samples=min_samples,
+    )
+    S, xp = as_sparse_rows(X, name=name)
+    return S, xp, S.device
+
+
+def _check_n_features(estimator, n_features, *, reset):
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        msg = (
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+        raise ValueError(msg)
+
+
 def check_finite(a, *, xp, what: str):
     """Raise ``ValueError`` if ``a`` holds NaN or infinity (one readback)."""
     flags = to_numpy(xp.stack([xp.any(xp.isnan(a)), xp.any(xp.isinf(a))]))
@@ -107,6 +170,8 @@ def check_finite(a, *, xp, what: str):
 def _beside(a, X, *, xp, device):
     """``a`` as an array next to X: an array must share X's library and device
     (``MixedArrayError`` otherwise); lists and scalars are converted onto it."""
+    if is_sparse(X):  # its stored values tell its library and device
+        X = X.data
     if array_api_compat.is_array_api_obj(a):
         get_namespace(X, a)
         get_device(X, a)
@@ -147,6 +212,9 @@ def check_sample_weight(sample_weight, X, *, xp, device):
 
 def check_centres(centres, X, n_clusters, *, xp, device, what="init"):
     """Validate an explicit array of initial centres against X."""
+    if is_sparse_input(centres):  # scikit-learn's check_array(init) message
+        msg = _SPARSE_REFUSED.replace(" for X", "")
+        raise TypeError(msg)
     C = _beside(centres, X, xp=xp, device=device)
     # scikit-learn's wording (KMeans._validate_center_shape), one message per mismatch.
     shape = tuple(C.shape)
