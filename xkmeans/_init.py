@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
-from ._primitives import sq_distances
+from ._primitives import sq_distances, take_rows, to_dense
 
 
 def _weighted_pick(cum, u, *, xp, device):
@@ -64,14 +64,14 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
     w = None if weights is None else xp.astype(weights, acc)
     first = _first_index(n, weights, rng, xp=xp, device=device, acc=acc)
     chosen = [first]
-    closest = _dist_to(X, x_sq, xp.take(X, first, axis=0), xp=xp)[:, 0]
+    closest = _dist_to(X, x_sq, _rows(X, first, xp=xp), xp=xp)[:, 0]
     rows = chunk_rows(n, 3 * n_local_trials * itemsize(xp, X.dtype), xp=xp, device=device)
     for _ in range(1, n_clusters):
         weighted = closest if w is None else xp.astype(closest, acc) * w
         cand = _weighted_pick(
             _cumsum(weighted, xp=xp, acc=acc), rng.random(n_local_trials), xp=xp, device=device
         )
-        cand_X = xp.take(X, cand, axis=0)
+        cand_X = _rows(X, cand, xp=xp)
         # Potential of each candidate: sum of w * min(closest, d(x, candidate)).
         pots = xp.zeros((n_local_trials,), dtype=acc, device=device)
         for a, b in row_chunks(n, rows):
@@ -83,9 +83,14 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
         best = xp.argmin(pots)
         best_idx = xp.reshape(xp.take(cand, xp.reshape(best, (1,))), (1,))
         chosen.append(best_idx)
-        closest = xp.minimum(closest, _dist_to(X, x_sq, xp.take(X, best_idx, axis=0), xp=xp)[:, 0])
+        closest = xp.minimum(closest, _dist_to(X, x_sq, _rows(X, best_idx, xp=xp), xp=xp)[:, 0])
     indices = xp.concat(chosen)
-    return xp.take(X, indices, axis=0), indices
+    return _rows(X, indices, xp=xp), indices
+
+
+def _rows(X, idx, *, xp):
+    """Rows ``idx`` of X as a dense array (X may be sparse)."""
+    return to_dense(take_rows(X, idx, xp=xp), xp=xp)
 
 
 def _dist_to(X, x_sq, C, *, xp):
@@ -114,7 +119,7 @@ def random_rows(X, n_clusters, *, weights, rng, xp):
         w = xp.astype(weights, acc)
         keys = xp.where(w > 0, xp.log(u) / xp.where(w > 0, w, 1), -xp.inf)
         indices = xp.argsort(keys, descending=True, stable=True)[:n_clusters]
-    return xp.take(X, indices, axis=0), indices
+    return _rows(X, indices, xp=xp), indices
 
 
 def legacy_random_state(rng: np.random.Generator) -> np.random.RandomState:
