@@ -69,7 +69,7 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
     device = get_device(X)
     acc = acc_dtype(xp, device)
     k = centres.shape[0]
-    fused = fused_lloyd_step(xp, device)
+    fused = fused_lloyd_step(xp, device, X=X)
     # GPU arrays: CUDA kernels, a few launches and one readback per iteration.
     plan = lloyd_plan(X, weights, k, xp=xp, device=device) if fused is None else None
     if fused is not None and weights is None:
