@@ -29,7 +29,8 @@ from ._backend import (
 )
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._lloyd import lloyd, same_clustering, weighted_total
-from ._primitives import nearest_centre, sq_distances
+from ._primitives import nearest_centre, row_sq_norms, sparse_mean_variance, sq_distances
+from ._sparse import is_sparse
 from ._validation import check_centres, check_sample_weight, check_X
 
 __all__ = ["KMeans"]
@@ -40,8 +41,9 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
 
     def _check_test_data(self, X, method):
         check_is_fitted(self, "cluster_centers_")
-        X, xp, device = check_X(self, X, reset=False)
-        _check_same_backend(X, self.cluster_centers_, f"{type(self).__name__}.{method}")
+        X, xp, device = check_X(self, X, reset=False, accept_sparse=True)
+        _check_same_backend(X.data if is_sparse(X) else X, self.cluster_centers_,
+                            f"{type(self).__name__}.{method}")
         return X, xp, device
 
     def predict(self, X):
@@ -300,7 +302,7 @@ class KMeans(_CentresMixin, BaseEstimator):
             Fitted estimator.
         """
         self._validate_params()
-        X, xp, device = check_X(self, X, reset=True)
+        X, xp, device = check_X(self, X, reset=True, accept_sparse=True)
         if self.algorithm == "elkan" and self.n_clusters == 1:
             # scikit-learn's warning (KMeans._check_params_vs_input); both run Lloyd here.
             warnings.warn(
@@ -322,13 +324,16 @@ class KMeans(_CentresMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         acc = acc_dtype(xp, device)
 
-        # Centre the data for more accurate |x|^2 - 2 x.c + |c|^2 distances.
-        X_mean = xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
-        X = X - X_mean
-        if init_is_array:
-            init = init - X_mean
+        # Centre the data for more accurate |x|^2 - 2 x.c + |c|^2 distances
+        # (not sparse data: centring would fill it in, as in scikit-learn).
+        X_mean = None
+        if not is_sparse(X):
+            X_mean = xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
+            X = X - X_mean
+            if init_is_array:
+                init = init - X_mean
         tol = self._scaled_tol(X, xp=xp, acc=acc)
-        x_sq = xp.sum(X * X, axis=1)
+        x_sq = row_sq_norms(X, xp=xp)
 
         best = None
         for _ in range(n_init):
@@ -353,7 +358,7 @@ class KMeans(_CentresMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.cluster_centers_ = centres + X_mean
+        self.cluster_centers_ = centres if X_mean is None else centres + X_mean
         self.labels_ = labels
         self.inertia_ = inertia
         self.n_iter_ = n_iter
@@ -366,13 +371,15 @@ class KMeans(_CentresMixin, BaseEstimator):
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return :meth:`transform` of X; see :meth:`fit`."""
         self.fit(X, sample_weight=sample_weight)
-        X, xp, _ = check_X(self, X, reset=False)
+        X, xp, _ = check_X(self, X, reset=False, accept_sparse=True)
         return self._transform(X, xp)
 
 
     def _scaled_tol(self, X, *, xp, acc):
         if self.tol == 0:
             return 0.0
+        if is_sparse(X):
+            return sparse_mean_variance(X, xp=xp) * self.tol
         return float(xp.mean(xp.var(xp.astype(X, acc), axis=0))) * self.tol
 
     def _init_centres(self, X, init, *, x_sq, weights, rng, xp, device):
@@ -382,7 +389,8 @@ class KMeans(_CentresMixin, BaseEstimator):
         elif isinstance(init, str) and init == "random":
             centres, _ = random_rows(X, k, weights=weights, rng=rng, xp=xp)
         elif callable(init):
-            centres = init(X, k, random_state=legacy_random_state(rng))
+            Xu = X.to_native() if is_sparse(X) else X  # the user's kind of matrix
+            centres = init(Xu, k, random_state=legacy_random_state(rng))
             centres = check_centres(centres, X, k, xp=xp, device=device, what="init(X)")
         else:
             centres = init

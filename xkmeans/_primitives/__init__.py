@@ -32,6 +32,7 @@ __all__ = [
     "row_sq_norms",
     "scale_rows",
     "self_kneighbors",
+    "sparse_mean_variance",
     "sq_distances",
     "take_rows",
     "to_dense",
@@ -219,6 +220,13 @@ def sq_distances(X, C, *, xp, x_sq=None, c_sq=None):
 
         return sparse_sq_distances(X, C, xp=xp, x_sq=x_sq, c_sq=c_sq)
     return _portable.sq_distances(X, C, xp=xp, x_sq=x_sq, c_sq=c_sq)
+
+
+def sparse_mean_variance(X, *, xp) -> float:
+    """Mean over features of the column variances of a sparse X (one readback)."""
+    from ._sparse import sparse_mean_variance as impl
+
+    return impl(X, xp=xp)
 
 
 def row_sq_norms(X, *, xp):

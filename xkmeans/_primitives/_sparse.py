@@ -129,3 +129,15 @@ def sparse_to_dense(X, *, xp):
 def sparse_scale_rows(X, scale, *, xp):
     """``diag(scale) @ X``: each row's stored values times its factor."""
     return X.with_data(X.data * xp.astype(xp.take(scale, X.row_ids()), X.dtype))
+
+
+def sparse_mean_variance(X, *, xp):
+    """Mean over features of the (biased) variance of each column of sparse X."""
+    from . import grouped_sum
+
+    n = X.shape[0]
+    zeros = xp.zeros((n,), dtype=xp.int64, device=X.device)
+    s1, _ = grouped_sum(X, zeros, None, 1, xp=xp)
+    s2, _ = grouped_sum(X.with_data(X.data * X.data), zeros, None, 1, xp=xp)
+    m = s1[0, ...] / n
+    return float(xp.mean(xp.clip(s2[0, ...] / n - m * m, min=0)))
