@@ -34,7 +34,17 @@ from ._backend import (
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._kmeans import _CentresMixin, _check_same_backend, resolve_n_init
 from ._lloyd import weighted_total
-from ._primitives import fused_minibatch_update, grouped_sum, nearest_centre, sq_distances
+from ._primitives import (
+    fused_minibatch_update,
+    grouped_sum,
+    nearest_centre,
+    row_sq_norms,
+    sparse_mean_variance,
+    sq_distances,
+    take_rows,
+    to_dense,
+)
+from ._sparse import is_sparse, is_sparse_input
 from ._validation import _is_foreign_array, check_centres, check_sample_weight, check_X
 
 __all__ = ["MiniBatchKMeans", "minibatch_step"]
@@ -133,7 +143,7 @@ def _reassign(X, centres, counts, candidates, ratio, *, xp):
     move = move & (rank < limit)
     slot = xp.cumulative_sum(xp.astype(move, xp.int64)) - 1
     slot = xp.clip(slot, min=0, max=candidates.shape[0] - 1)
-    rows = xp.take(X, xp.take(candidates, slot), axis=0)
+    rows = to_dense(take_rows(X, xp.take(candidates, slot), xp=xp), xp=xp)
     centres = xp.where(move[:, None], xp.astype(rows, centres.dtype), centres)
     inf = xp.asarray(math.inf, dtype=counts.dtype, device=device)
     floor = xp.min(xp.where(move, inf, counts))
@@ -159,7 +169,7 @@ class _Resident:
         xp = self.xp
         i = xp.asarray(idx, device=self.device)
         wb = None if self.w is None else xp.take(self.w, i)
-        return xp.take(self.X, i, axis=0), wb
+        return take_rows(self.X, i, xp=xp), wb
 
     def whole(self):
         return self.X, self.w
@@ -238,6 +248,8 @@ def _labels_inertia(data, centres):
 def _mean_variance(data):
     """Mean over features of the variance of X, in chunks (shifted sums)."""
     xp = data.xp
+    if is_sparse(data.X):
+        return sparse_mean_variance(data.X, xp=xp)
     acc = acc_dtype(xp, data.device)
     shift = s1 = s2 = None
     for Xc, _ in data.chunks(_chunk_rows_for(data, 1)):
@@ -443,7 +455,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
     # ------------------------------------------------------------------ inputs
 
     def _streams(self, X) -> bool:
-        return self.device is not None and not _is_foreign_array(X)
+        # Sparse X is fitted where it lives (its library and device).
+        return self.device is not None and not _is_foreign_array(X) and not is_sparse_input(X)
 
     def _data(self, X, sample_weight, *, reset):
         """Validate X and weights; return the data source for the computation."""
@@ -452,7 +465,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             w = check_sample_weight(sample_weight, X, xp=np_xp, device="cpu")
             xp = namespace_for_device(self.device)
             return _HostStream(X, w, xp, self.device, _target_dtype(xp, self.device, X.dtype))
-        X, xp, device = check_X(self, X, reset=reset)
+        X, xp, device = check_X(self, X, reset=reset, accept_sparse=True)
         if self.device is not None:
             target = namespace_for_device(self.device)
             if backend_name(target) != backend_name(xp) or device != self.device:
@@ -495,12 +508,13 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             Xi, wi = data.rows(np.arange(data.n))
         init = self.init
         if isinstance(init, str) and init == "k-means++":
-            x_sq = xp.sum(Xi * Xi, axis=1)
+            x_sq = row_sq_norms(Xi, xp=xp)
             return kmeans_plusplus(Xi, k, x_sq=x_sq, weights=wi, rng=rng, xp=xp)[0]
         if isinstance(init, str) and init == "random":
             return random_rows(Xi, k, weights=wi, rng=rng, xp=xp)[0]
         if callable(init):
-            centres = init(Xi, k, random_state=legacy_random_state(rng))
+            Xu = Xi.to_native() if is_sparse(Xi) else Xi  # the user's kind of matrix
+            centres = init(Xu, k, random_state=legacy_random_state(rng))
             return check_centres(centres, Xi, k, xp=xp, device=device, what="init(X)")
         if data.streaming and isinstance(init, np.ndarray):
             init = xp.asarray(init, device=device)
@@ -684,7 +698,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             self._n_zero = self.n_clusters
         else:
             if not data.streaming:
-                _check_same_backend(data.X, self.cluster_centers_, "MiniBatchKMeans.partial_fit")
+                _check_same_backend(data.X.data if is_sparse(data.X) else data.X,
+                                    self.cluster_centers_, "MiniBatchKMeans.partial_fit")
             if data.dtype != self.cluster_centers_.dtype:
                 self.cluster_centers_ = xp.astype(self.cluster_centers_, data.dtype)
         Xb, wb = data.whole()
