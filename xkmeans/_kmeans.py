@@ -31,6 +31,14 @@ from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._lloyd import lloyd, same_clustering, weighted_total
 from ._primitives import nearest_centre, row_sq_norms, sparse_mean_variance, sq_distances
 from ._sparse import is_sparse
+from ._spherical import (
+    cosine_from_sq,
+    spherical_inputs,
+    spherical_result,
+    unit_init_centres,
+    unit_rows,
+    zero_rows_label,
+)
 from ._validation import check_centres, check_sample_weight, check_X
 
 __all__ = ["KMeans"]
@@ -60,8 +68,11 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
             In X's namespace and on its device.
         """
         X, xp, _ = self._check_test_data(X, "predict")
+        zero = None
+        if self._cosine:
+            X, zero = unit_rows(X, xp=xp)
         labels, _ = nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
-        return labels
+        return labels if zero is None else zero_rows_label(labels, zero, xp=xp)
 
     def transform(self, X):
         """Euclidean distance from each sample to each centre.
@@ -79,12 +90,28 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         X, xp, _ = self._check_test_data(X, "transform")
         return self._transform(X, xp)
 
+    @property
+    def _cosine(self) -> bool:
+        return getattr(self, "metric", "euclidean") == "cosine"
+
     def _transform(self, X, xp):
+        if self._cosine:
+            return self._cosine_transform(X, xp)
         C = xp.astype(self.cluster_centers_, X.dtype)
         rows = chunk_rows(
             X.shape[0], 3 * C.shape[0] * itemsize(xp, X.dtype), xp=xp, device=get_device(X)
         )
         parts = [xp.sqrt(sq_distances(X[a:b, ...], C, xp=xp)) for a, b in row_chunks(X.shape[0], rows)]
+        return parts[0] if len(parts) == 1 else xp.concat(parts)
+
+    def _cosine_transform(self, X, xp):
+        X, zero = unit_rows(X, xp=xp)
+        C = xp.astype(self.cluster_centers_, X.dtype)
+        rows = chunk_rows(
+            X.shape[0], 3 * C.shape[0] * itemsize(xp, X.dtype), xp=xp, device=get_device(X)
+        )
+        parts = [cosine_from_sq(sq_distances(X[a:b, ...], C, xp=xp), zero[a:b], xp=xp)
+                 for a, b in row_chunks(X.shape[0], rows)]
         return parts[0] if len(parts) == 1 else xp.concat(parts)
 
     def score(self, X, y=None, sample_weight=None):
@@ -103,7 +130,12 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         """
         X, xp, device = self._check_test_data(X, "score")
         w = check_sample_weight(sample_weight, X, xp=xp, device=device)
+        zero = None
+        if self._cosine:
+            X, zero = unit_rows(X, xp=xp)
         _, dist2 = nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
+        if zero is not None:
+            dist2 = cosine_from_sq(dist2, zero, xp=xp)
         return -float(weighted_total(dist2, w, xp=xp, acc=acc_dtype(xp, device)))
 
     @property
@@ -192,6 +224,18 @@ class KMeans(_CentresMixin, BaseEstimator):
         hold an ``n_samples x n_clusters`` bound matrix, which xkmeans never
         allocates. As in scikit-learn, 'elkan' with ``n_clusters=1`` warns
         (``RuntimeWarning``) that 'lloyd' is used instead.
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        'euclidean': k-means, as in scikit-learn. 'cosine': spherical
+        k-means, for TF-IDF rows and embeddings compared by angle. Rows are
+        scaled to unit norm, each sample goes to the centre with the largest
+        dot product (cosine similarity) and each centre is the mean of its
+        samples scaled back to unit norm; the data are never centred.
+        ``cluster_centers_`` are unit vectors, ``inertia_`` and ``score`` use
+        the cosine distance ``1 - cos(x, c)`` and ``transform`` returns it.
+        Zero rows (no direction) get label 0 and distance 1 to every centre;
+        they are never drawn as initial centres and move no centre. A new
+        keyword with scikit-learn's behaviour as default, so scikit-learn's
+        ``KMeans`` signature works unchanged.
 
     Attributes
     ----------
@@ -200,7 +244,8 @@ class KMeans(_CentresMixin, BaseEstimator):
     labels_ : integer array of shape (n_samples,)
         Label of each training sample, matching ``cluster_centers_``.
     inertia_ : float
-        Sum of (weighted) squared distances of samples to their centre.
+        Sum of (weighted) squared distances of samples to their centre
+        (``metric='cosine'``: of cosine distances ``1 - cos``).
     n_iter_ : int
         Lloyd iterations run by the best run.
     n_features_in_ : int
@@ -234,6 +279,16 @@ class KMeans(_CentresMixin, BaseEstimator):
     ``n_samples x n_clusters`` matrix is held, except the one ``transform``
     returns.
 
+    Sparse X (SciPy CSR/CSC/COO matrices and arrays, ``cupyx.scipy.sparse``,
+    PyTorch sparse tensors) is converted to CSR once and never densified:
+    distances are ``|x|^2 - 2 X C^T + |c|^2`` with a sparse-dense product, the
+    M-step a sparse grouped sum; centres are dense, in the namespace of X's
+    stored values. As in scikit-learn, sparse data are not centred. On SciPy
+    input each iteration runs scikit-learn's compiled sparse Lloyd kernel
+    (same results from the same initial centres). Tested on SciPy and
+    PyTorch CPU sparse; the CuPy and PyTorch CUDA sparse paths are written
+    but were not measured.
+
     Examples
     --------
     >>> import numpy as np
@@ -245,6 +300,16 @@ class KMeans(_CentresMixin, BaseEstimator):
     >>> km.predict(np.array([[0, 0], [12, 3]])).tolist() == [
     ...     km.labels_[0], km.labels_[3]]
     True
+
+    Sparse input, and cosine (spherical) k-means:
+
+    >>> import scipy.sparse as sp
+    >>> Xs = sp.csr_matrix([[1.0, 0, 0], [2.0, 0.1, 0], [0, 0, 3.0], [0, 0.2, 1.0]])
+    >>> km = KMeans(n_clusters=2, metric="cosine", random_state=0).fit(Xs)
+    >>> km.labels_[0] == km.labels_[1] != km.labels_[2] == km.labels_[3]
+    np.True_
+    >>> np.linalg.norm(km.cluster_centers_, axis=1).round(6).tolist()
+    [1.0, 1.0]
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -257,6 +322,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         "random_state": ["random_state", np.random.Generator],
         "copy_x": ["boolean"],
         "algorithm": [StrOptions({"lloyd", "elkan"})],
+        "metric": [StrOptions({"euclidean", "cosine"})],
     }
 
     def __init__(
@@ -271,6 +337,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         random_state=None,
         copy_x=True,
         algorithm="lloyd",
+        metric="euclidean",
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -281,6 +348,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         self.random_state = random_state
         self.copy_x = copy_x
         self.algorithm = algorithm
+        self.metric = metric
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
@@ -326,8 +394,11 @@ class KMeans(_CentresMixin, BaseEstimator):
 
         # Centre the data for more accurate |x|^2 - 2 x.c + |c|^2 distances
         # (not sparse data: centring would fill it in, as in scikit-learn).
-        X_mean = None
-        if not is_sparse(X):
+        X_mean = zero = None
+        init_w = w
+        if self._cosine:  # unit rows (never centred); see _spherical
+            X, zero, init_w = spherical_inputs(X, w, self.n_clusters, xp=xp)
+        elif not is_sparse(X):
             X_mean = xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
             X = X - X_mean
             if init_is_array:
@@ -337,18 +408,23 @@ class KMeans(_CentresMixin, BaseEstimator):
 
         best = None
         for _ in range(n_init):
-            centres = self._init_centres(X, init, x_sq=x_sq, weights=w, rng=rng, xp=xp, device=device)
+            centres = self._init_centres(X, init, x_sq=x_sq, weights=init_w, rng=rng, xp=xp,
+                                         device=device)
+            if zero is not None:
+                centres = unit_init_centres(centres, xp=xp)
             if self.verbose:
                 print("Initialization complete")
             labels, inertia, centres, n_iter = lloyd(
                 X, w, centres, x_sq=x_sq, max_iter=self.max_iter, tol=tol,
-                verbose=self.verbose, xp=xp,
+                verbose=self.verbose, xp=xp, spherical=zero is not None,
             )
             if best is None or (
                 inertia < best[1] and not same_clustering(labels, best[0], self.n_clusters, xp=xp)
             ):
                 best = (labels, inertia, centres, n_iter)
         labels, inertia, centres, n_iter = best
+        if zero is not None:
+            labels, inertia = spherical_result(labels, inertia, zero, w, xp=xp)
 
         distinct = xp.unique_values(labels).shape[0]
         if distinct < self.n_clusters:

@@ -18,6 +18,7 @@ from ._primitives import (
     lloyd_plan,
     nearest_centre,
 )
+from ._spherical import unit_centres
 
 
 def weighted_total(v, weights, *, xp, acc):
@@ -54,13 +55,15 @@ def _means(sums, counts, dtype, *, xp):
     return xp.astype(sums / safe[:, None], dtype)
 
 
-def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
+def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=False):
     """Run Lloyd's algorithm from ``centres`` until convergence.
 
     Stops on strict convergence (no label changed) or when the squared
     centre shift is ``<= tol`` (already scaled by the data's variance), as
     scikit-learn's ``_kmeans_single_lloyd`` does, then re-assigns so that
-    labels match the returned centres.
+    labels match the returned centres. ``spherical``: X's rows are unit (or
+    zero) vectors and each new centre is scaled back onto the unit sphere
+    (cosine k-means, see ``_spherical``).
 
     Returns
     -------
@@ -96,6 +99,11 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
             labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
             sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
+        if spherical:
+            new = unit_centres(new, centres, xp=xp)
+            if plan is not None:  # the device's shift was of the raw means
+                shift = xp.sum(xp.astype(new - centres, stats.dtype) ** 2)
+                stats = xp.stack([stats[0], shift, stats[2]])
         if plan is None:
             shift = xp.sum(xp.astype(new - centres, acc) ** 2)
             changed = (
@@ -112,6 +120,8 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp):
                 sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
             sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
+            if spherical:
+                new = unit_centres(new, centres, xp=xp)
             stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
         if verbose:
             if dist2 is None:
