@@ -193,7 +193,7 @@ def _window_sums(X1, C, bw2, *, xp, device, acc):
     for a, b in row_chunks(n, rows):
         Xc = X1[a:b, ...]
         W = xp.astype(_sq_distances(Xc[:, :-1], C, xp=xp) <= bw2, X1.dtype)
-        out = out + xp.astype(W.T @ Xc, acc)
+        out = out + xp.astype(W.T @ Xc, acc, copy=False)
     return out
 
 

@@ -18,6 +18,7 @@ from .._sparse import is_sparse
 from . import _portable
 
 __all__ = [
+    "affinity_row_norms",
     "affinity_sweep",
     "connected_components",
     "csr_matmul",
@@ -56,6 +57,7 @@ _FAST_PATHS = {
     "minibatch_update": {"cupy": "_cupy", "torch": "_torch"},
     # Affinity propagation's message update; the portable one is in _affinity.
     "affinity_sweep": {"numpy": "_affinity_numpy"},
+    "affinity_row_norms": {"numpy": "_affinity_numpy"},
     # Sparse (CSR) X, a ``SparseRows``: the portable versions are in _sparse.
     "sparse_nearest_centre": {"numpy": "_sparse_numpy", "torch": "_sparse_torch"},
     "sparse_grouped_sum": {"numpy": "_sparse_numpy", "torch": "_sparse_torch",
@@ -205,6 +207,14 @@ def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, de
     impl = _impl("affinity_sweep", xp) or _affinity.affinity_sweep
     return impl(S, A, R, colsum, damping, update_a=update_a, update_r=update_r, rows=rows,
                 xp=xp, device=device)
+
+
+def affinity_row_norms(X, *, xp):
+    """Squared norm of every row for the similarities; NumPy sums as scikit-learn's
+    ``row_norms`` does (einsum), so that they are its numbers to the last bit."""
+    from . import _affinity
+
+    return (_impl("affinity_row_norms", xp) or _affinity.affinity_row_norms)(X, xp=xp)
 
 
 def _sparse_impl(name: str, xp):

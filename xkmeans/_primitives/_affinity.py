@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .._backend import row_chunks
 
-__all__ = ["affinity_sweep", "diag_block", "eye"]
+__all__ = ["affinity_row_norms", "affinity_sweep", "diag_block", "eye", "set_diag_block"]
 
 
 def eye(r, *, xp, device):
@@ -88,9 +88,16 @@ def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, de
             R[a:b, :] = Rc
             diag_r.append(diag_block(Rc, a, b, xp=xp, eye=e))
             Rp = set_diag_block(xp.maximum(Rc, 0.0), a, b, diag_r[-1], xp=xp, eye=e)
-            new_colsum = new_colsum + xp.sum(Rp, axis=0)
+            # The running sums first, then the rows in order: NumPy-based
+            # backends then add exactly as scikit-learn's ``sum(axis=0)``.
+            new_colsum = xp.sum(xp.concat([new_colsum[None, :], Rp]), axis=0)
 
     def cat(parts):
         return parts[0] if len(parts) == 1 else xp.concat(parts)
 
     return (cat(diag_a) if update_a else None, cat(diag_r) if update_r else None, new_colsum)
+
+
+def affinity_row_norms(X, *, xp):
+    """``|x|^2`` of every row (the similarities' norms; NumPy matches scikit-learn's einsum)."""
+    return xp.sum(X * X, axis=1)

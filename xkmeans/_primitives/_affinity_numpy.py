@@ -12,14 +12,18 @@ import numpy as np
 
 from .._backend import row_chunks
 
-__all__ = ["affinity_sweep"]
+__all__ = ["affinity_row_norms", "affinity_sweep"]
 
 
 def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, device):
     """See ``_affinity.affinity_sweep``."""
     n = S.shape[0]
     keep, step = damping, 1 - damping
-    scratch = np.empty((min(rows, n), n), dtype=A.dtype)
+    # Row 0 of the scratch carries the running column sums, so that one
+    # reduction adds the chunk's rows to them in row order: the sums are
+    # scikit-learn's sequential ``sum(axis=0)`` to the last bit.
+    buffer = np.empty((min(rows, n) + 1, n), dtype=A.dtype)
+    scratch = buffer[1:]
     diag_a = np.empty(n, dtype=A.dtype) if update_a else None
     diag_r = np.empty(n, dtype=A.dtype) if update_r else None
     new_colsum = np.zeros(n, dtype=A.dtype) if update_r else None
@@ -52,5 +56,11 @@ def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, de
             diag_r[a:b] = Rc[ri, di]
             np.maximum(Rc, 0.0, out=t)
             t[ri, di] = diag_r[a:b]
-            new_colsum += t.sum(axis=0)
+            buffer[0] = new_colsum
+            np.sum(buffer[:b - a + 1], axis=0, out=new_colsum)
     return diag_a, diag_r, new_colsum
+
+
+def affinity_row_norms(X, *, xp):
+    """``|x|^2`` of every row, summed as scikit-learn's ``row_norms`` sums them (einsum)."""
+    return np.einsum("ij,ij->i", X, X)
