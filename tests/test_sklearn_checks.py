@@ -20,6 +20,9 @@ _WEIGHT_EQUIVALENCE = {
     "check_sample_weight_equivalence_on_dense_data": (
         "random draws depend on row order, and the check shuffles the weighted data"
     ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "random draws depend on row order, and the check shuffles the weighted data"
+    ),
 }
 
 
