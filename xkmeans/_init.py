@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
+from ._config import get_config
 from ._primitives import sq_distances, take_rows, to_dense
 
 
@@ -66,6 +67,10 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
     chosen = [first]
     closest = _dist_to(X, x_sq, _rows(X, first, xp=xp), xp=xp)[:, 0]
     rows = chunk_rows(n, 3 * n_local_trials * itemsize(xp, X.dtype), xp=xp, device=device)
+    # The candidates' distances are kept (n x n_local_trials, as scikit-learn
+    # does) so that the chosen one's column updates ``closest`` without a
+    # second pass over X; beyond half the memory budget they are recomputed.
+    keep = n * n_local_trials * itemsize(xp, X.dtype) <= get_config()["working_memory"] * 2**19
     for _ in range(1, n_clusters):
         weighted = closest if w is None else xp.astype(closest, acc) * w
         cand = _weighted_pick(
@@ -74,16 +79,25 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
         cand_X = _rows(X, cand, xp=xp)
         # Potential of each candidate: sum of w * min(closest, d(x, candidate)).
         pots = xp.zeros((n_local_trials,), dtype=acc, device=device)
+        kept = []
         for a, b in row_chunks(n, rows):
-            d = sq_distances(X[a:b, ...], cand_X, xp=xp, x_sq=x_sq[a:b])
-            d = xp.astype(xp.minimum(d, closest[a:b, None]), acc)
+            d = xp.minimum(sq_distances(X[a:b, ...], cand_X, xp=xp, x_sq=x_sq[a:b]),
+                           closest[a:b, None])
+            if keep:
+                kept.append(d)
+            d = xp.astype(d, acc)
             if w is not None:
                 d = d * w[a:b, None]
             pots = pots + xp.sum(d, axis=0)
-        best = xp.argmin(pots)
-        best_idx = xp.reshape(xp.take(cand, xp.reshape(best, (1,))), (1,))
+        best = xp.reshape(xp.argmin(pots), (1,))
+        best_idx = xp.reshape(xp.take(cand, best), (1,))
         chosen.append(best_idx)
-        closest = xp.minimum(closest, _dist_to(X, x_sq, _rows(X, best_idx, xp=xp), xp=xp)[:, 0])
+        if keep:
+            closest = xp.concat([xp.take(d, best, axis=1)[:, 0] for d in kept])
+        else:
+            closest = xp.minimum(
+                closest, _dist_to(X, x_sq, _rows(X, best_idx, xp=xp), xp=xp)[:, 0]
+            )
     indices = xp.concat(chosen)
     return _rows(X, indices, xp=xp), indices
 
