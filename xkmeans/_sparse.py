@@ -10,6 +10,9 @@ imports CuPy or PyTorch: inputs are recognised by their type's module.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import array_api_compat
 import numpy as np
 
@@ -137,7 +140,16 @@ def _native_csr(X: SparseRows):
         return csp.csr_matrix((X.data, X.indices, X.indptr), shape=X.shape)
     import torch
 
-    return torch.sparse_csr_tensor(X.indptr, X.indices, X.data, size=X.shape)
+    with _quiet_torch_csr():
+        return torch.sparse_csr_tensor(X.indptr, X.indices, X.data, size=X.shape)
+
+
+@contextlib.contextmanager
+def _quiet_torch_csr():
+    """PyTorch warns that CSR support is in beta; xkmeans uses only what it tests."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        yield
 
 
 def _index_dtype(indptr, indices, nnz, n_cols):
@@ -184,7 +196,8 @@ def as_sparse_rows(X, *, name: str):
             raise ValueError(msg)
         if X.layout != torch.sparse_csr:
             X = X.coalesce() if X.layout == torch.sparse_coo else X
-            X = X.to_sparse_csr()
+            with _quiet_torch_csr():
+                X = X.to_sparse_csr()
         data = X.values()
         if data.is_complex():
             msg = f"Complex data not supported: got {data.dtype}. {name} accepts real numbers only."

@@ -81,6 +81,4 @@ def sparse_row_sq_norms(X, *, xp):
 
 
 def sparse_to_dense(X, *, xp):
-    import torch
-
-    return torch.sparse_csr_tensor(X.indptr, X.indices, X.data, size=X.shape).to_dense()
+    return X.to_native().to_dense()
