@@ -220,8 +220,8 @@ def _message_passing(S, *, damping, max_iter, convergence_iter, verbose, xp, dev
     R = xp.zeros((n, n), dtype=acc, device=device)
     rows = _message_rows(n, acc, xp=xp, device=device)
     history = xp.zeros((convergence_iter, n), dtype=xp.int32, device=device)
-    _, diag_r, colsum = prims.affinity_sweep(S, A, R, None, damping, update_a=False, update_r=True,
-                               rows=rows, xp=xp, device=device)
+    _, diag_r, colsum = prims.affinity_sweep(S, A, R, None, damping, update_a=False,
+                                             update_r=True, rows=rows, xp=xp, device=device)
     for it in range(max_iter):
         last = it == max_iter - 1
         diag_a, next_diag_r, next_colsum = prims.affinity_sweep(
@@ -296,7 +296,7 @@ def _affinity_propagation(S, preference, *, damping, max_iter, convergence_iter,
             "All samples have mutually equal similarities. "
             "Returning arbitrary cluster center(s).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
         first = to_numpy(xp.stack([xp.reshape(preference, (-1,))[0],
                                    xp.astype(S[0, n - 1], preference.dtype)]))
@@ -306,9 +306,8 @@ def _affinity_propagation(S, preference, *, damping, max_iter, convergence_iter,
         return (xp.zeros((1,), dtype=int_dtype, device=device),
                 xp.zeros((n,), dtype=int_dtype, device=device), 0, S)
 
-    S = _with_preference_and_noise(S if owned else xp.asarray(S, copy=True), preference,
-                                   random_state,
-                                   xp=xp, device=device)
+    S = S if owned else xp.asarray(S, copy=True)
+    S = _with_preference_and_noise(S, preference, random_state, xp=xp, device=device)
     E, n_iter, converged = _message_passing(
         S, damping=damping, max_iter=max_iter, convergence_iter=convergence_iter,
         verbose=verbose, xp=xp, device=device)
@@ -317,7 +316,7 @@ def _affinity_propagation(S, preference, *, damping, max_iter, convergence_iter,
             "Affinity propagation did not converge and this model "
             "will not have any cluster centers.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
         return (xp.zeros((0,), dtype=int_dtype, device=device),
                 xp.full((n,), -1, dtype=int_dtype, device=device), n_iter, S)
@@ -326,7 +325,7 @@ def _affinity_propagation(S, preference, *, damping, max_iter, convergence_iter,
             "Affinity propagation did not converge, this model "
             "may return degenerate cluster centers and labels.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
     centres, labels = _exemplars_and_labels(S, E, xp=xp, device=device)
     return xp.astype(centres, int_dtype), xp.astype(labels, int_dtype), n_iter, S
