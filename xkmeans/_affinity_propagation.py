@@ -401,7 +401,9 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
     ``MemoryError`` naming the size when they cannot. Every update walks
     them in row chunks sized from ``xkmeans.set_config(working_memory=...)``,
     availabilities and the next responsibilities in one pass, with
-    scikit-learn's arithmetic in its order.
+    scikit-learn's arithmetic in its order (on NumPy an in-place fast path;
+    there the similarities, messages and exemplars are scikit-learn's to the
+    last bit, so even runs that do not converge end on its exemplars).
 
     The tie-breaking noise is drawn on the host from ``random_state``,
     chunk by chunk, and moved to the device. Per iteration, once
