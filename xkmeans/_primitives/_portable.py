@@ -61,6 +61,9 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     return xp.concat(labels), xp.concat(dist2)
 
 
+_SCREEN_COLS = 64
+
+
 def identical_row_map(C, *, xp):
     """For each row of a small host array, the index of the first identical row.
 
@@ -71,6 +74,14 @@ def identical_row_map(C, *, xp):
     rows = to_numpy(C) + 0.0  # a copy with -0.0 turned into 0.0
     if rows.shape[0] < 2:
         return None
+    if rows.shape[1] > _SCREEN_COLS:
+        # Wide rows (sparse text: d in the tens of thousands): identical rows agree
+        # on every column, so if they all differ on the few columns where they
+        # vary most, they all differ (exact); a full comparison costs ~100 ms.
+        spread = np.ptp(rows, axis=0)
+        cols = np.argpartition(spread, -_SCREEN_COLS)[-_SCREEN_COLS:]
+        if np.unique(rows[:, cols], axis=0).shape[0] == rows.shape[0]:
+            return None
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     if first.shape[0] == rows.shape[0]:
         return None
