@@ -28,6 +28,7 @@ from ._backend import (
     row_chunks,
 )
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
+from ._kmeans_parallel import kmeans_parallel
 from ._lloyd import lloyd, same_clustering, weighted_total
 from ._primitives import nearest_centre, row_sq_norms, sparse_mean_variance, sq_distances
 from ._sparse import is_sparse
@@ -193,10 +194,15 @@ class KMeans(_CentresMixin, BaseEstimator):
     ----------
     n_clusters : int, default=8
         Number of clusters (centres) to form.
-    init : {'k-means++', 'random'}, callable or array of shape \
+    init : {'k-means++', 'k-means||', 'random'}, callable or array of shape \
 (n_clusters, n_features), default='k-means++'
         'k-means++': greedy k-means++ (D^2 sampling with ``2 + log(k)``
-        local trials per centre). 'random': ``n_clusters`` distinct rows,
+        local trials per centre), ``n_clusters`` passes over X.
+        'k-means||': Bahmani et al.'s scalable k-means++ (an xkmeans
+        extension): 5 rounds, each drawing ``2 * n_clusters`` candidates by
+        D^2 sampling, candidates weighted by the points nearest to them,
+        then greedy k-means++ on the weighted candidates; 6 passes over X,
+        for large ``n_clusters``. 'random': ``n_clusters`` distinct rows,
         drawn with probability proportional to ``sample_weight``. An array:
         the initial centres (same library and device as X). A callable:
         ``init(X, n_clusters, random_state)`` returning such an array,
@@ -315,7 +321,7 @@ class KMeans(_CentresMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "init": [StrOptions({"k-means++", "k-means||", "random"}), callable, "array-like"],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -463,6 +469,8 @@ class KMeans(_CentresMixin, BaseEstimator):
         k = self.n_clusters
         if isinstance(init, str) and init == "k-means++":
             centres, _ = kmeans_plusplus(X, k, x_sq=x_sq, weights=weights, rng=rng, xp=xp)
+        elif isinstance(init, str) and init == "k-means||":
+            centres, _ = kmeans_parallel(X, k, x_sq=x_sq, weights=weights, rng=rng, xp=xp)
         elif isinstance(init, str) and init == "random":
             centres, _ = random_rows(X, k, weights=weights, rng=rng, xp=xp)
         elif callable(init):
