@@ -57,8 +57,8 @@ _FAST_PATHS = {
     "lloyd_plan": {"cupy": "_cupy", "torch": "_torch"},
     "minibatch_update": {"cupy": "_cupy", "torch": "_torch"},
     # Affinity propagation's message update; the portable one is in _affinity.
-    "affinity_sweep": {"numpy": "_affinity_numpy"},
-    "affinity_row_norms": {"numpy": "_affinity_numpy"},
+    "affinity_sweep": {"numpy": "_affinity_numpy", "torch": "_affinity_numpy"},
+    "affinity_row_norms": {"numpy": "_affinity_numpy", "torch": "_affinity_numpy"},
     # Sparse (CSR) X, a ``SparseRows``: the portable versions are in _sparse.
     "sparse_nearest_centre": {"numpy": "_sparse_numpy", "torch": "_sparse_torch"},
     "sparse_grouped_sum": {"numpy": "_sparse_numpy", "torch": "_sparse_torch",

@@ -4,6 +4,8 @@ The portable version creates a temporary per operation and selects with
 ``where``; here one scratch chunk is reused, the matrices are updated in
 place and the one entry per row that differs is written by fancy indexing.
 Same arithmetic, same order, same numbers (tested against ``_affinity``).
+PyTorch tensors in host memory run it on NumPy views of their memory (no
+copy); CUDA tensors take the portable path.
 """
 
 from __future__ import annotations
@@ -15,8 +17,30 @@ from .._backend import row_chunks
 __all__ = ["affinity_row_norms", "affinity_sweep"]
 
 
+def _host_views(xp, device, arrays):
+    """NumPy views of host arrays (PyTorch CPU tensors share their memory), else None."""
+    if all(a is None or isinstance(a, np.ndarray) for a in arrays):
+        return arrays, None
+    if getattr(device, "type", None) != "cpu":
+        return None, None
+    import torch
+
+    return [None if a is None else a.numpy() for a in arrays], torch.from_numpy
+
+
 def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, device):
     """See ``_affinity.affinity_sweep``."""
+    views, back = _host_views(xp, device, [S, A, R, colsum])
+    if views is None:
+        from ._affinity import affinity_sweep as portable
+
+        return portable(S, A, R, colsum, damping, update_a=update_a, update_r=update_r,
+                        rows=rows, xp=xp, device=device)
+    out = _sweep(*views, damping, update_a=update_a, update_r=update_r, rows=rows)
+    return out if back is None else tuple(None if o is None else back(o) for o in out)
+
+
+def _sweep(S, A, R, colsum, damping, *, update_a, update_r, rows):
     n = S.shape[0]
     keep, step = damping, 1 - damping
     # Row 0 of the scratch carries the running column sums, so that one
@@ -63,4 +87,8 @@ def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, de
 
 def affinity_row_norms(X, *, xp):
     """``|x|^2`` of every row, summed as scikit-learn's ``row_norms`` sums them (einsum)."""
-    return np.einsum("ij,ij->i", X, X)
+    views, back = _host_views(xp, getattr(X, "device", "cpu"), [X])
+    if views is None:
+        return xp.sum(X * X, axis=1)
+    norms = np.einsum("ij,ij->i", views[0], views[0])
+    return norms if back is None else back(norms)
