@@ -143,14 +143,15 @@ def test_full_mixture_recovers_slanted_blobs_that_kmeans_cuts():
 def test_text_clustering_cosine_finds_modules_euclidean_does_not():
     """plot_text_clustering.py: docstrings of 10 modules as raw sparse TF-IDF; cosine
     k-means about ARI 0.64 / V-measure 0.74, Euclidean one giant cluster (ARI about 0)."""
-    import runpy
+    import pathlib
 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import v_measure_score
 
-    path = __file__.rsplit("tests", 1)[0] + "examples/plot_text_clustering.py"
+    path = pathlib.Path(__file__).parents[1] / "examples" / "plot_text_clustering.py"
     # The example's corpus builder only (running the whole script needs matplotlib).
-    source = open(path).read().split("\n\ndocs, y = ")[0].replace("import matplotlib.pyplot as plt\n", "")
+    source = path.read_text().split("\n\ndocs, y = ")[0]
+    source = source.replace("import matplotlib.pyplot as plt\n", "")
     ns = {}
     exec(compile(source, path, "exec"), ns)  # noqa: S102 - our own example
     docs, y = ns["docstrings"](ns["MODULES"])
@@ -162,4 +163,3 @@ def test_text_clustering_cosine_finds_modules_euclidean_does_not():
     assert adjusted_rand_score(y, cosine) > adjusted_rand_score(y, euclid) + 0.3
     assert v_measure_score(y, cosine) > 0.6
     assert np.bincount(euclid).max() > len(y) / 2
-    del runpy
