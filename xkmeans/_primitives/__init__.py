@@ -29,7 +29,10 @@ __all__ = [
     "k_smallest",
     "laplacian_eigsh_fast",
     "lloyd_plan",
+    "mask_indices",
+    "masked_assign",
     "nearest_centre",
+    "nearest_two",
     "row_sq_norms",
     "scale_rows",
     "self_kneighbors",
@@ -67,6 +70,11 @@ _FAST_PATHS = {
     "sparse_take_rows": {"numpy": "_sparse_numpy", "cupy": "_sparse_cupy"},
     "sparse_to_dense": {"numpy": "_sparse_numpy", "torch": "_sparse_torch",
                         "cupy": "_sparse_cupy"},
+    # Pruned Lloyd (``_bounds`` holds the portable versions).
+    "nearest_two": {"numpy": "_bounds_numpy"},
+    "mask_indices": {"numpy": "_bounds_numpy"},
+    "masked_assign": {"numpy": "_bounds_numpy", "torch": "_bounds_inplace",
+                      "cupy": "_bounds_inplace"},
     # Fused sparse E+M step (scikit-learn's sparse kernel): fast path only.
     "sparse_lloyd_step": {"numpy": "_sparse_numpy", "torch": "_sparse_torch"},
 }
@@ -232,6 +240,29 @@ def affinity_row_norms(X, *, xp):
     from . import _affinity
 
     return (_impl("affinity_row_norms", xp) or _affinity.affinity_row_norms)(X, xp=xp)
+
+
+def _bounds_impl(name: str, xp):
+    from . import _bounds
+
+    return _impl(name, xp) or getattr(_bounds, name)
+
+
+def nearest_two(X, C, *, xp, x_sq=None):
+    """``(labels, d1, d2)``: nearest centre, squared distances to it and to the
+    nearest other centre (dense X); see ``_bounds``. Ties as ``nearest_centre``."""
+    labels, d1, d2 = _bounds_impl("nearest_two", xp)(X, C, xp=xp, x_sq=x_sq)
+    return _portable.first_of_identical(labels, C, xp=xp), d1, d2
+
+
+def mask_indices(mask, count, *, xp):
+    """Ascending indices of a mask's ``count`` True entries (count known on the host)."""
+    return _bounds_impl("mask_indices", xp)(mask, count, xp=xp)
+
+
+def masked_assign(base, mask, values, *, xp):
+    """``base`` with its ``mask`` positions set to ``values``; may write into ``base``."""
+    return _bounds_impl("masked_assign", xp)(base, mask, values, xp=xp)
 
 
 def _sparse_impl(name: str, xp):

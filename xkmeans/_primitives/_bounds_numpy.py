@@ -1,0 +1,61 @@
+"""NumPy fast paths for the pruned Lloyd primitives (same answers as ``_bounds``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._backend import chunk_rows
+from ._numpy import _kernel_context, _n_threads, _pool
+
+
+def nearest_two(X, C, *, xp, x_sq=None):
+    """The portable computation in cache-sized tiles, on all cores.
+
+    Each tile is one single-threaded BLAS product plus in-place passes; the
+    tiles run on scikit-learn's thread count (NumPy releases the GIL), which
+    beats one multi-threaded product followed by single-threaded passes.
+    """
+    n, k = X.shape[0], C.shape[0]
+    X = np.ascontiguousarray(X)
+    C = np.ascontiguousarray(C, dtype=X.dtype)
+    if x_sq is None:
+        x_sq = np.einsum("ij,ij->i", X, X)
+    c_sq = np.einsum("ij,ij->i", C, C)
+    CT = np.ascontiguousarray(C.T)
+    labels = np.empty(n, dtype=np.int64)
+    d1 = np.empty(n, dtype=X.dtype)
+    d2 = np.empty(n, dtype=X.dtype)
+    rows = chunk_rows(n, 2 * k * X.dtype.itemsize, xp=xp, device="cpu", cap=1 << 14)
+
+    def tile(a, b):
+        d = X[a:b] @ CT
+        d *= -2
+        d += c_sq
+        d += x_sq[a:b, None]
+        lab = np.argmin(d, axis=1)
+        r = np.arange(b - a)
+        d1[a:b] = d[r, lab]
+        d[r, lab] = np.inf
+        d2[a:b] = d.min(axis=1) if k > 1 else np.inf
+        labels[a:b] = lab
+
+    blocks = [(a, min(a + rows, n)) for a in range(0, n, rows)]
+    with _kernel_context():
+        if len(blocks) < 2 or _n_threads() < 2:
+            for a, b in blocks:
+                tile(a, b)
+        else:
+            for f in [_pool().submit(tile, a, b) for a, b in blocks]:
+                f.result()
+    np.maximum(d1, 0, out=d1)
+    np.maximum(d2, 0, out=d2)
+    return labels, d1, d2
+
+
+def mask_indices(mask, count, *, xp):
+    return np.flatnonzero(mask)
+
+
+def masked_assign(base, mask, values, *, xp):
+    base[mask] = values
+    return base
