@@ -49,7 +49,7 @@ def numpy_plan(monkeypatch):
         return plans[-1]
 
     monkeypatch.setattr(_lloyd, "lloyd_plan", make)
-    monkeypatch.setattr(_lloyd, "fused_lloyd_step", lambda xp, device: None)
+    monkeypatch.setattr(_lloyd, "fused_lloyd_step", lambda xp, device, X=None: None)
     return plans
 
 
