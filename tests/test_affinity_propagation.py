@@ -167,7 +167,7 @@ def test_verbose(capsys):
 
 
 def test_too_big_for_memory_names_the_size(monkeypatch, backend):
-    monkeypatch.setattr(ap_module, "_free_memory", lambda xp, device: 2**20)
+    monkeypatch.setattr(ap_module, "free_memory", lambda xp, device: 2**20)
     X = backend.asarray(np.zeros((1000, 2)))
     with pytest.raises(MemoryError, match=r"needs about 0\.\d+ GiB .*n_samples=1000"):
         AffinityPropagation().fit(X)

@@ -9,7 +9,6 @@ needs is checked against what the device has free.
 
 from __future__ import annotations
 
-import os
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -25,8 +24,8 @@ from . import _primitives as prims
 from ._backend import (
     MixedArrayError,
     acc_dtype,
-    backend_name,
     chunk_rows,
+    free_memory,
     get_device,
     get_namespace,
     is_array,
@@ -45,40 +44,11 @@ __all__ = ["AffinityPropagation"]
 # --- memory -----------------------------------------------------------------
 
 
-def _free_memory(xp, device):
-    """Bytes free on ``device`` (host memory for CPU arrays), or None if unknown."""
-    if is_cpu(xp, device):
-        try:
-            with open("/proc/meminfo") as f:
-                for line in f:
-                    if line.startswith("MemAvailable:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        try:
-            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return None
-    name = backend_name(xp)
-    if name == "cupy":
-        import cupy
-
-        with device:
-            free = cupy.cuda.runtime.memGetInfo()[0]
-        return free + cupy.get_default_memory_pool().free_bytes()
-    if name == "torch":
-        import torch
-
-        free = torch.cuda.mem_get_info(device)[0]
-        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    return None
-
-
 def _check_memory(n, s_dtype, acc, *, xp, device):
     """Raise MemoryError naming the size when the n x n matrices cannot fit."""
     per_entry = itemsize(xp, s_dtype) + 2 * itemsize(xp, acc)
     need = n * n * per_entry + int(get_config()["working_memory"] * 2**20)  # + chunks
-    free = _free_memory(xp, device)
+    free = free_memory(xp, device)
     if free is None or need <= free:
         return
     msg = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
 import warnings
 
 import array_api_compat
@@ -295,3 +296,32 @@ def cupy_device():
     if isinstance(name, bytes):  # CuPy gives the C string as bytes
         name = name.decode(errors="replace")
     return dev, f"gpu {dev.id}: {name} (CuPy {cupy.__version__})"
+
+
+def free_memory(xp, device):
+    """Bytes free on ``device`` (host memory for CPU arrays), or None if unknown."""
+    if is_cpu(xp, device):
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    name = backend_name(xp)
+    if name == "cupy":
+        import cupy
+
+        with device:
+            free = cupy.cuda.runtime.memGetInfo()[0]
+        return free + cupy.get_default_memory_pool().free_bytes()
+    if name == "torch":
+        import torch
+
+        free = torch.cuda.mem_get_info(device)[0]
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return None
