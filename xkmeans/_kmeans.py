@@ -29,8 +29,9 @@ from ._backend import (
 )
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._kmeans_parallel import kmeans_parallel
-from ._lloyd import lloyd, same_clustering, weighted_total
+from ._lloyd import same_clustering, weighted_total
 from ._primitives import nearest_centre, row_sq_norms, sparse_mean_variance, sq_distances
+from ._pruned import choose_loop
 from ._sparse import is_sparse
 from ._spherical import (
     cosine_from_sq,
@@ -225,12 +226,16 @@ class KMeans(_CentresMixin, BaseEstimator):
         Accepted for scikit-learn compatibility. xkmeans never modifies X:
         it always works on a mean-centred copy.
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
-        The EM algorithm. Accepted for scikit-learn compatibility, 'elkan'
-        runs the same Lloyd iterations: Elkan's triangle-inequality bounds
-        only skip distance computations and give the same result, and they
-        hold an ``n_samples x n_clusters`` bound matrix, which xkmeans never
-        allocates. As in scikit-learn, 'elkan' with ``n_clusters=1`` warns
-        (``RuntimeWarning``) that 'lloyd' is used instead.
+        The EM algorithm. 'elkan' runs exact pruned Lloyd: the same
+        iterations, labels, centres, ``n_iter_`` and ``inertia_`` as
+        'lloyd' (up to ties that rounding decides), with triangle-inequality
+        bounds that skip most distance computations. xkmeans uses Hamerly's
+        bounds (one upper and one lower bound per sample, O(n_samples)
+        memory), not Elkan's ``n_samples x n_clusters`` lower bounds, which
+        it never allocates. Dense Euclidean data only: sparse X and
+        ``metric='cosine'`` run 'lloyd'. As in scikit-learn, 'elkan' with
+        ``n_clusters=1`` warns (``RuntimeWarning``) that 'lloyd' is used
+        instead.
     metric : {'euclidean', 'cosine'}, default='euclidean'
         'euclidean': k-means, as in scikit-learn. 'cosine': spherical
         k-means, for TF-IDF rows and embeddings compared by angle. Rows are
@@ -421,7 +426,8 @@ class KMeans(_CentresMixin, BaseEstimator):
                 centres = unit_init_centres(centres, xp=xp)
             if self.verbose:
                 print("Initialization complete")
-            labels, inertia, centres, n_iter = lloyd(
+            loop = choose_loop(self.algorithm, X, self.n_clusters, spherical=zero is not None)
+            labels, inertia, centres, n_iter = loop(
                 X, w, centres, x_sq=x_sq, max_iter=self.max_iter, tol=tol,
                 verbose=self.verbose, xp=xp, spherical=zero is not None,
             )

@@ -1,0 +1,212 @@
+"""Exact pruned Lloyd: Hamerly's bounds skip most distance computations.
+
+Each point keeps an upper bound ``u`` on the distance to its centre and a
+lower bound ``l`` on the distance to every other centre. When the centres
+move by ``delta_j``, ``u += delta_label`` and ``l -= max_{j != label}
+delta_j``; a point whose ``u`` is below ``max(l, s_label)`` (``s_j``: half
+the distance from centre j to its nearest other centre) cannot change
+label, by the triangle inequality. Only the other points are gathered and
+compared with every centre (``nearest_two``: nearest and runner-up), so an
+iteration late in a fit costs O(n) bound updates plus a small fraction of
+Lloyd's O(n k d).
+
+Why Hamerly (one lower bound per point, O(n) memory) rather than Elkan
+(``n x k`` lower bounds, which xkmeans never holds) or Yinyang (``n x
+k/10`` group bounds and per-group bookkeeping): see ``benchmarks/pruned_cpu.py``
+and the KMeans docstring for the measured speed.
+
+The labels are Lloyd's at every iteration, up to ties that rounding decides:
+distances computed as |x|^2 - 2 x.c + |c|^2 are turned into bounds with a
+slack of (d + 4) ulps of (|x| + max|c|)^2, and bound updates are rounded
+outwards. Sums, means, shifts, convergence tests, empty-cluster relocation
+and ``n_iter`` follow ``_lloyd.lloyd``. One readback per iteration: the
+changed labels, the centre shift, the empty clusters and the number of
+points whose bounds fail next (``mask_indices`` then needs no sync).
+"""
+
+from __future__ import annotations
+
+from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks, to_numpy
+from ._lloyd import _means, _relocate_empty, lloyd, weighted_total
+from ._primitives import grouped_sum, mask_indices, masked_assign, nearest_two, sq_distances
+from ._sparse import is_sparse
+
+
+def choose_loop(algorithm, X, n_clusters, *, spherical):
+    """The loop a fit runs: ``pruned_lloyd`` for 'elkan' on dense Euclidean
+    data with more than one cluster, else ``_lloyd.lloyd``. Both give the
+    same iterations; see the module docstring."""
+    if spherical or is_sparse(X) or n_clusters == 1:
+        return lloyd
+    return pruned_lloyd if algorithm == "elkan" else lloyd
+
+
+def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=False):
+    """Lloyd's algorithm from ``centres`` with Hamerly's bounds (dense X).
+
+    Same contract and results as ``_lloyd.lloyd``: returns ``labels, inertia
+    (float), centres, n_iter (int)``. ``spherical`` must be False (cosine
+    k-means runs ``_lloyd.lloyd``).
+    """
+    if spherical:
+        msg = "pruned_lloyd runs Euclidean k-means only; use _lloyd.lloyd(spherical=True)."
+        raise ValueError(msg)
+    device = get_device(X)
+    acc = acc_dtype(xp, device)
+    n, k = X.shape[0], centres.shape[0]
+    bounds = _Bounds(X, x_sq, xp=xp, acc=acc)
+    bounds.full(centres)
+    mask, count = None, 0
+    strict = False
+    n_iter = 0
+    for i in range(max_iter):
+        n_iter = i + 1
+        # Only the recomputed points can change label.
+        changed = (bounds.refresh(centres, mask, count) if i > 0
+                   else xp.asarray(n, dtype=acc, device=device))
+        labels = bounds.labels
+        sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
+        new = _means(sums, counts, X.dtype, xp=xp)
+        shift = xp.sum(xp.astype(new - centres, acc) ** 2)
+        n_empty = xp.sum(xp.astype(counts == 0, acc))
+        mask, m = bounds.predict_failures(centres, new)
+        stats = xp.stack([xp.astype(changed, acc), shift, n_empty, xp.astype(m, acc)])
+        stats = to_numpy(stats).astype(float)  # the one readback of the iteration
+        if stats[2] > 0:
+            dist2 = dist_to_own(X, centres, labels, xp=xp)
+            sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
+            new = _means(sums, counts, X.dtype, xp=xp)
+            bounds.undo_predict()
+            mask, m = bounds.predict_failures(centres, new)
+            stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
+            stats[3] = float(m)
+        if verbose:
+            dist2 = dist_to_own(X, centres, labels, xp=xp)
+            inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
+            print(f"Iteration {i}, inertia {inertia}.")
+        centres = new
+        count = int(stats[3])
+        if stats[0] == 0:
+            if verbose:
+                print(f"Converged at iteration {i}: strict convergence.")
+            strict = True
+            break
+        if stats[1] <= tol:
+            if verbose:
+                print(
+                    f"Converged at iteration {i}: center shift {stats[1]} within "
+                    f"tolerance {tol}."
+                )
+            break
+    if not strict:  # labels must match the returned centres
+        bounds.refresh(centres, mask, count)
+    labels = bounds.labels
+    dist2 = dist_to_own(X, centres, labels, xp=xp)
+    inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
+    return labels, inertia, centres, n_iter
+
+
+def dist_to_own(X, C, labels, *, xp):
+    """|x - c_label|^2 for every row, computed directly (chunked), X's dtype."""
+    n, d = X.shape
+    rows = chunk_rows(n, 3 * d * itemsize(xp, X.dtype), xp=xp, device=get_device(X))
+    parts = []
+    for a, b in row_chunks(n, rows):
+        diff = X[a:b, ...] - xp.take(C, labels[a:b], axis=0)
+        parts.append(xp.sum(diff * diff, axis=1))
+    return parts[0] if len(parts) == 1 else xp.concat(parts)
+
+
+class _Bounds:
+    """Labels and Hamerly bounds (distances, not squared) of every point."""
+
+    def __init__(self, X, x_sq, *, xp, acc):
+        self.X, self.x_sq, self.xp, self.acc = X, x_sq, xp, acc
+        d = X.shape[1]
+        self.slack = (d + 4) * float(xp.finfo(X.dtype).eps)
+        self.round_out = 2 * float(xp.finfo(acc).eps)
+        self.x_norm = xp.sqrt(xp.astype(x_sq, acc))
+        self.labels = self.u = self.l = None
+        self._before = None
+
+    def _from_sq(self, d1, d2, x_norm, C):
+        xp, acc = self.xp, self.acc
+        c_max = xp.sqrt(xp.max(xp.sum(xp.astype(C, acc) ** 2, axis=1)))
+        err = self.slack * (x_norm + c_max) ** 2
+        u = xp.sqrt(xp.astype(d1, acc) + err)
+        l = xp.sqrt(xp.clip(xp.astype(d2, acc) - err, min=0))  # inf stays inf
+        return u, l
+
+    def full(self, C):
+        """Labels and tight bounds from every point against every centre."""
+        labels, d1, d2 = nearest_two(self.X, C, xp=self.xp, x_sq=self.x_sq)
+        self.labels = labels
+        self.u, self.l = self._from_sq(d1, d2, self.x_norm, C)
+
+    def refresh(self, C, mask, count):
+        """Recompute the ``count`` points of ``mask`` against every centre.
+
+        Returns the number of labels that changed (a device scalar). The
+        label array may be updated in place.
+        """
+        xp = self.xp
+        device = get_device(self.labels)
+        if count == 0:
+            return xp.asarray(0, dtype=self.acc, device=device)
+        if 2 * count > self.X.shape[0]:  # gathering would cost more than it saves
+            old = self.labels
+            self.full(C)
+            return xp.count_nonzero(self.labels != old)
+        idx = mask_indices(mask, count, xp=xp)
+        lab, d1, d2 = nearest_two(xp.take(self.X, idx, axis=0), C, xp=xp,
+                                  x_sq=xp.take(self.x_sq, idx))
+        lab = xp.astype(lab, self.labels.dtype)
+        changed = xp.count_nonzero(lab != xp.take(self.labels, idx))
+        u, l = self._from_sq(d1, d2, xp.take(self.x_norm, idx), C)
+        self.labels = masked_assign(self.labels, mask, lab, xp=xp)
+        self.u = masked_assign(self.u, mask, u, xp=xp)
+        self.l = masked_assign(self.l, mask, l, xp=xp)
+        return changed
+
+    def predict_failures(self, old, new):
+        """Move the bounds with the centres; the points that may change label.
+
+        Returns ``(mask, count)``, ``count`` a device scalar.
+        """
+        xp, acc = self.xp, self.acc
+        self._before = (self.u, self.l)
+        k = old.shape[0]
+        delta = xp.sqrt(xp.sum(xp.astype(new - old, acc) ** 2, axis=1))
+        up = 1 + self.round_out
+        self.u = (self.u + xp.take(delta, self.labels)) * up
+        top = xp.argmax(delta)
+        ids = xp.arange(k, device=get_device(delta))
+        largest = xp.max(delta)
+        second = xp.max(xp.where(ids == top, xp.zeros_like(delta), delta))
+        drop = xp.where(self.labels == top, second, largest)
+        self.l = (self.l - drop) * (1 - self.round_out)
+        sep = xp.take(half_separation(new, xp=xp, acc=acc), self.labels)
+        mask = self.u > xp.maximum(self.l, sep)
+        return mask, xp.count_nonzero(mask)
+
+    def undo_predict(self):
+        self.u, self.l = self._before
+
+
+def half_separation(C, *, xp, acc):
+    """Half the distance from each centre to its nearest other centre (a lower
+    bound, computed in ``acc``); ``inf`` for a single centre."""
+    k, d = C.shape
+    device = get_device(C)
+    C = xp.astype(C, acc)
+    c_sq = xp.sum(C * C, axis=1)
+    err = (d + 4) * float(xp.finfo(acc).eps) * 4 * xp.max(c_sq)
+    ids = xp.arange(k, device=device)
+    rows = chunk_rows(k, 3 * k * itemsize(xp, acc), xp=xp, device=device)
+    parts = []
+    for a, b in row_chunks(k, rows):
+        dd = sq_distances(C[a:b, ...], C, xp=xp, x_sq=c_sq[a:b], c_sq=c_sq)
+        dd = xp.where(ids[a:b, None] == ids[None, :], xp.inf, dd)
+        parts.append(xp.min(dd, axis=1))
+    near = parts[0] if len(parts) == 1 else xp.concat(parts)
+    return xp.sqrt(xp.clip(near - err, min=0)) / 2
