@@ -27,6 +27,7 @@ from ._backend import (
     itemsize,
     row_chunks,
 )
+from . import _dask
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._kmeans_parallel import kmeans_parallel
 from ._lloyd import same_clustering, weighted_total
@@ -69,6 +70,8 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         labels : integer array of shape (n_samples,)
             In X's namespace and on its device.
         """
+        if _dask.is_dask_array(X):
+            return _dask.predict(self, X)
         X, xp, _ = self._check_test_data(X, "predict")
         zero = None
         if self._cosine:
@@ -89,6 +92,8 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
             In X's namespace, device and dtype. This is the one full
             ``n_samples x n_clusters`` array xkmeans builds: it is the output.
         """
+        if _dask.is_dask_array(X):
+            return _dask.transform(self, X)
         X, xp, _ = self._check_test_data(X, "transform")
         return self._transform(X, xp)
 
@@ -130,6 +135,8 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         score : float
             ``-sum(w * squared distance to the nearest centre)``.
         """
+        if _dask.is_dask_array(X):
+            return _dask.score(self, X, sample_weight)
         X, xp, device = self._check_test_data(X, "score")
         w = check_sample_weight(sample_weight, X, xp=xp, device=device)
         zero = None
@@ -382,6 +389,8 @@ class KMeans(_CentresMixin, BaseEstimator):
             Fitted estimator.
         """
         self._validate_params()
+        if _dask.is_dask_array(X):  # the loop on the client, the data on the cluster
+            return _dask.kmeans_fit(self, X, sample_weight)
         X, xp, device = check_X(self, X, reset=True, accept_sparse=True)
         if self.algorithm == "elkan" and self.n_clusters == 1:
             # scikit-learn's warning (KMeans._check_params_vs_input); both run Lloyd here.
@@ -460,6 +469,8 @@ class KMeans(_CentresMixin, BaseEstimator):
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return :meth:`transform` of X; see :meth:`fit`."""
         self.fit(X, sample_weight=sample_weight)
+        if _dask.is_dask_array(X):
+            return _dask.transform(self, X)
         X, xp, _ = check_X(self, X, reset=False, accept_sparse=True)
         return self._transform(X, xp)
 
