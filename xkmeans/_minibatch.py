@@ -45,6 +45,13 @@ from ._primitives import (
     to_dense,
 )
 from ._sparse import is_sparse, is_sparse_input
+from ._spherical import (
+    cosine_assignment,
+    cosine_from_sq,
+    unit_centres,
+    unit_init_centres,
+    unit_rows,
+)
 from ._validation import _is_foreign_array, check_centres, check_sample_weight, check_X
 
 __all__ = ["MiniBatchKMeans", "minibatch_step"]
@@ -158,6 +165,7 @@ class _Resident:
     """Data already in the compute namespace, on the compute device."""
 
     streaming = False
+    cosine = False  # rows already on the unit sphere (metric='cosine')
 
     def __init__(self, X, w, xp, device):
         self.X, self.w, self.xp, self.device = X, w, xp, device
@@ -187,6 +195,7 @@ class _HostStream:
     """Host (NumPy, memmap) data fitted on another device: batches move one at a time."""
 
     streaming = True
+    cosine = False
 
     def __init__(self, X, w, xp, device, dtype):
         self.X, self.w, self.xp, self.device, self.dtype = X, w, xp, device, dtype
@@ -210,6 +219,22 @@ class _HostStream:
     def gather(self, parts):
         """Per-chunk results brought back to the host as one NumPy array."""
         return np.concatenate([to_numpy(p) for p in parts])
+
+
+class _UnitHostStream(_HostStream):
+    """A host stream whose rows are scaled to unit norm once moved (metric='cosine')."""
+
+    def rows(self, idx):
+        Xb, wb = super().rows(idx)
+        return unit_rows(Xb, xp=self.xp)[0], wb
+
+    def whole(self):
+        Xb, wb = super().whole()
+        return unit_rows(Xb, xp=self.xp)[0], wb
+
+    def chunks(self, rows):
+        for Xc, wc in super().chunks(rows):
+            yield unit_rows(Xc, xp=self.xp)[0], wc
 
 
 def _target_dtype(xp, device, np_dtype):
@@ -236,10 +261,14 @@ def _labels_inertia(data, centres):
     acc = acc_dtype(xp, data.device)
     if not data.streaming:
         labels, dist2 = nearest_centre(data.X, centres, xp=xp)
+        if data.cosine:
+            labels, dist2 = cosine_assignment(data.X, labels, dist2, xp=xp)
         return labels, float(weighted_total(dist2, data.w, xp=xp, acc=acc))
     parts, total = [], xp.zeros((), dtype=acc, device=data.device)
     for Xc, wc in data.chunks(_chunk_rows_for(data, centres.shape[0])):
         lab, dist2 = nearest_centre(Xc, centres, xp=xp)
+        if data.cosine:
+            lab, dist2 = cosine_assignment(Xc, lab, dist2, xp=xp)
         parts.append(lab)
         total = total + weighted_total(dist2, wc, xp=xp, acc=acc)
     return data.gather(parts), float(total)
@@ -323,6 +352,12 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         list): ``'cpu'`` (NumPy), a ``torch.device``, a ``cupy.cuda.Device`` or
         an ``array_api_strict.Device``. None computes in X's own library and
         on its device. See Notes on streaming.
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        'cosine': spherical mini-batch k-means, as ``KMeans(metric='cosine')``:
+        each batch's rows are scaled to unit norm, samples go to the centre
+        of largest cosine similarity and each centre is scaled back to unit
+        norm after every step; ``inertia_``, ``score`` and ``transform`` use
+        the cosine distance ``1 - cos``, and zero rows get label 0.
 
     Attributes
     ----------
@@ -419,6 +454,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "reassignment_ratio": [Interval(Real, 0, None, closed="left")],
         "device": "no_validation",
+        "metric": [StrOptions({"euclidean", "cosine"})],
     }
 
     def __init__(
@@ -437,6 +473,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         n_init="auto",
         reassignment_ratio=0.01,
         device=None,
+        metric="euclidean",
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -451,6 +488,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         self.n_init = n_init
         self.reassignment_ratio = reassignment_ratio
         self.device = device
+        self.metric = metric
 
     # ------------------------------------------------------------------ inputs
 
@@ -464,7 +502,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             X, np_xp, _ = check_X(self, X, reset=reset)
             w = check_sample_weight(sample_weight, X, xp=np_xp, device="cpu")
             xp = namespace_for_device(self.device)
-            return _HostStream(X, w, xp, self.device, _target_dtype(xp, self.device, X.dtype))
+            return self._on_sphere(
+                _HostStream(X, w, xp, self.device, _target_dtype(xp, self.device, X.dtype)))
         X, xp, device = check_X(self, X, reset=reset, accept_sparse=True)
         if self.device is not None:
             target = namespace_for_device(self.device)
@@ -476,7 +515,18 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
                 )
                 raise ValueError(msg)
         w = check_sample_weight(sample_weight, X, xp=xp, device=device)
-        return _Resident(X, w, xp, device)
+        return self._on_sphere(_Resident(X, w, xp, device))
+
+    def _on_sphere(self, data):
+        """``metric='cosine'``: the data source's rows scaled to unit norm."""
+        if not self._cosine:
+            return data
+        if data.streaming:  # each moved batch or chunk is normalised on the device
+            data = _UnitHostStream(data.X, data.w, data.xp, data.device, data.dtype)
+        else:
+            data = _Resident(unit_rows(data.X, xp=data.xp)[0], data.w, data.xp, data.device)
+        data.cosine = True
+        return data
 
     def _check_params_vs_input(self, n_samples):
         if n_samples < self.n_clusters:
@@ -506,6 +556,11 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             Xi, wi = data.rows(np.sort(rng.integers(0, data.n, self._init_size)))
         else:
             Xi, wi = data.rows(np.arange(data.n))
+        if data.cosine:  # zero rows have no direction: never initial centres
+            zero = row_sq_norms(Xi, xp=xp) == 0
+            if bool(xp.any(zero)):
+                keep = xp.astype(~zero, Xi.dtype)
+                wi = keep if wi is None else wi * keep
         init = self.init
         if isinstance(init, str) and init == "k-means++":
             x_sq = row_sq_norms(Xi, xp=xp)
@@ -558,6 +613,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             if self.verbose:
                 print(f"Init {i + 1}/{self._n_init} with method {self.init}")
             centres = self._init_centres(data, rng)
+            if data.cosine:
+                centres = unit_init_centres(centres, xp=xp)
             _, d2 = nearest_centre(Xv, centres, xp=xp)
             inertia = float(weighted_total(d2, wv, xp=xp, acc=acc))
             if self.verbose:
@@ -588,6 +645,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
                 Xb, wb, centres, counts, candidates=cand, ratio=self.reassignment_ratio,
                 with_shift=tol > 0, xp=xp,
             )
+            if data.cosine:  # spherical: the running means back on the sphere
+                centres = unit_centres(centres, centres, xp=xp)
             stats = to_numpy(stats)
             n_zero = int(stats[4])
             if self.verbose and stats[3] > 0:
@@ -605,7 +664,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         else:
             total_w = float(n if data.w is None else xp.sum(xp.astype(data.w, acc)))
             ewa = self._ewa_inertia if self._ewa_inertia is not None else self._last_inertia
-            self.inertia_ = ewa * total_w
+            # Unit rows: |x - c|^2 = 2 (1 - cos), the cosine inertia is half of it.
+            self.inertia_ = ewa * total_w / (2 if data.cosine else 1)
         return self
 
     def _candidates(self, reassign, batch, rng, *, xp, device):
@@ -692,6 +752,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         if not has_centres:
             self._check_params_vs_input(data.n)
             self.cluster_centers_ = self._init_centres(data, rng)
+            if data.cosine:
+                self.cluster_centers_ = unit_init_centres(self.cluster_centers_, xp=xp)
             self._counts = xp.zeros((self.n_clusters,), dtype=acc_dtype(xp, device),
                                     device=device)
             self._n_since_last_reassign = 0
@@ -712,6 +774,9 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             Xb, wb, self.cluster_centers_, self._counts, candidates=cand,
             ratio=self.reassignment_ratio, with_shift=False, xp=xp,
         )
+        if data.cosine:
+            self.cluster_centers_ = unit_centres(self.cluster_centers_, self.cluster_centers_,
+                                                 xp=xp)
         stats = to_numpy(stats)
         self._n_zero = int(stats[4])
         if self.verbose and stats[3] > 0:
@@ -770,9 +835,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             return super().transform(X)
         data = self._host_data(X)
         C = xp_cast(data, self.cluster_centers_)
-        xp = data.xp
-        parts = [xp.sqrt(sq_distances(Xc, C, xp=xp))
-                 for Xc, _ in data.chunks(_chunk_rows_for(data, C.shape[0]))]
+        rows = _chunk_rows_for(data, C.shape[0])
+        parts = [_distances(data, Xc, C) for Xc, _ in data.chunks(rows)]
         return data.gather(parts)
 
     def score(self, X, y=None, sample_weight=None):
@@ -798,6 +862,14 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _distances(data, Xc, C):
+    """What ``transform`` returns: Euclidean, or cosine distances for metric='cosine'."""
+    d2 = sq_distances(Xc, C, xp=data.xp)
+    if data.cosine:
+        return cosine_from_sq(d2, row_sq_norms(Xc, xp=data.xp) == 0, xp=data.xp)
+    return data.xp.sqrt(d2)
 
 
 def xp_cast(data, centres):

@@ -98,3 +98,9 @@ def spherical_result(labels, inertia, zero, weights, *, xp):
     else:
         w_zero = float(xp.sum(xp.where(zero, weights, xp.zeros_like(weights))))
     return zero_rows_label(labels, zero, xp=xp), (inertia + w_zero) / 2
+
+
+def cosine_assignment(X, labels, dist2, *, xp):
+    """Labels and cosine distances of unit (or zero) rows X from a Euclidean assignment."""
+    zero = row_sq_norms(X, xp=xp) == 0
+    return zero_rows_label(labels, zero, xp=xp), cosine_from_sq(dist2, zero, xp=xp)
