@@ -163,3 +163,44 @@ def test_euclidean_default_unchanged(problem):
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert a.inertia_ == b.inertia_
     assert KMeans().get_params()["metric"] == "euclidean"
+
+
+def test_minibatch_cosine_every_backend(backend):
+    """Spherical mini-batch k-means finds the directions; same seed, same fit everywhere."""
+    from xkmeans import MiniBatchKMeans
+
+    X = directions(n=1200, seed=1)
+    ref = KMeans(4, metric="cosine", n_init=3, random_state=0).fit(X)
+    base = MiniBatchKMeans(4, metric="cosine", batch_size=128, n_init=3, random_state=0).fit(X)
+    mb = MiniBatchKMeans(4, metric="cosine", batch_size=128, n_init=3, random_state=0)
+    mb.fit(backend.asarray(X))
+    C = backend.to_numpy(mb.cluster_centers_)
+    np.testing.assert_allclose(np.linalg.norm(C, axis=1), 1.0, rtol=backend.rtol)
+    np.testing.assert_allclose(C, base.cluster_centers_, atol=20 * backend.rtol)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(ref.labels_, backend.to_numpy(mb.labels_)) > 0.99
+    assert mb.inertia_ == pytest.approx(ref.inertia_, rel=0.01)
+    assert -mb.score(backend.asarray(X)) == pytest.approx(mb.inertia_, rel=backend.rtol)
+
+
+def test_minibatch_cosine_sparse_streamed_and_partial(problem):
+    from xkmeans import MiniBatchKMeans
+
+    X = directions(n=1200, seed=1)
+    X[:3] = 0
+    kw = {"n_clusters": 4, "metric": "cosine", "batch_size": 128, "random_state": 0}
+    dense = MiniBatchKMeans(**kw).fit(X)
+    np.testing.assert_array_equal(dense.labels_[:3], 0)
+    # Sparse sums round differently in the last bits; the running means carry it.
+    sparse = MiniBatchKMeans(**kw).fit(sp.csr_matrix(X))
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_, atol=1e-3)
+    assert sparse.inertia_ == pytest.approx(dense.inertia_, rel=1e-3)
+    np.testing.assert_array_equal(sparse.labels_[:3], 0)
+    streamed = MiniBatchKMeans(device="cpu", **kw).fit(X)
+    np.testing.assert_allclose(streamed.cluster_centers_, dense.cluster_centers_, atol=1e-12)
+    np.testing.assert_array_equal(streamed.labels_, dense.labels_)
+    np.testing.assert_allclose(streamed.transform(X[:5]), dense.transform(X[:5]), atol=1e-12)
+    np.testing.assert_allclose(dense.transform(X[:3]), 1.0)
+    pf = MiniBatchKMeans(**kw).partial_fit(X[:600]).partial_fit(sp.csr_matrix(X[600:]))
+    np.testing.assert_allclose(np.linalg.norm(pf.cluster_centers_, axis=1), 1.0)
