@@ -52,6 +52,10 @@ __all__ = [
 #: k-means++ on the data runs on at most this many rows (or 50 per cluster).
 INIT_SAMPLE = 20_000
 
+#: Called on the client as ``_after_iteration(i)`` after each Lloyd iteration
+#: (tests use it to restart a worker at a known point of a fit).
+_after_iteration = None
+
 _CHUNK_LIBRARIES = ("numpy", "cupy")
 
 
@@ -284,6 +288,7 @@ class _DaskData:
     """
 
     streaming = False
+    cosine = False
 
     def __init__(self, X, w, stats, *, centre):
         import array_api_compat.numpy as np_xp
@@ -346,19 +351,27 @@ class _DaskData:
                 ws[order[lo:hi]] = wr
         return Xs, ws
 
+    def row_array(self, steps, prefix):
+        """The first item of each chunk's task result, as one Dask array with X's
+        row chunks (empty chunks kept: ``da.concatenate`` would drop them)."""
+        import dask.array as da
+        from dask.base import tokenize
+        from dask.highlevelgraph import HighLevelGraph
+
+        name = f"{prefix}-{tokenize(*[s.key for s in steps])}"
+        dsk = {(name, i): (_first, s.key) for i, s in enumerate(steps)}
+        graph = HighLevelGraph.from_collections(name, dsk, dependencies=steps)
+        return da.Array(graph, name, chunks=(tuple(self.sizes),), dtype=np.int64,
+                        meta=self.chunk_meta(np.int64))
+
     def labels_and_inertia(self, C, cfg):
         """Labels of every row (a persisted Dask array with X's row chunks) and
         the weighted inertia (float, summed in chunk order)."""
         import dask
-        import dask.array as da
 
         steps = [dask.delayed(_labels_chunk, pure=False)(b, wb, C, cfg, True)
                  for b, wb in zip(self.blocks, self.wblocks)]
-        meta = self.chunk_meta(np.int64)
-        labels = da.concatenate([
-            da.from_delayed(dask.delayed(_first)(s), shape=(m,), dtype=np.int64, meta=meta)
-            for s, m in zip(steps, self.sizes)
-        ])
+        labels = self.row_array(steps, "xkmeans-labels")
         # Only the inertia and k flags per chunk move, not the labels.
         small = [dask.delayed(_drop_labels)(s) for s in steps]
         total = dask.delayed(_inertia_and_present)(small)
@@ -673,7 +686,7 @@ def kmeans_fit(est, X, sample_weight):
         if est.verbose:
             print("Initialization complete")
         C, n_iter = lloyd(data, C, max_iter=est.max_iter, tol=tol, verbose=est.verbose,
-                          cfg=cfg, callback=getattr(est, "_dask_callback", None))
+                          cfg=cfg, callback=_after_iteration)
         labels, inertia, distinct = data.labels_and_inertia(C, cfg)
         if best is None or inertia < best[1]:
             best = (labels, inertia, C, n_iter, distinct)
@@ -707,6 +720,10 @@ def minibatch_fit(est, X, sample_weight):
     from ._lloyd import weighted_total
     from ._minibatch import _INDEX_BLOCK, minibatch_step
 
+    if est._cosine:
+        msg = ("MiniBatchKMeans(metric='cosine') does not accept Dask arrays yet; use "
+               "metric='euclidean'.")
+        raise ValueError(msg)
     data = prepare(est, X, sample_weight, reset=True, centre=False)
     xp = data.xp
     n = data.n
