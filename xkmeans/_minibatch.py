@@ -31,6 +31,7 @@ from ._backend import (
     row_chunks,
     to_numpy,
 )
+from . import _dask
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._kmeans import _CentresMixin, _check_same_backend, resolve_n_init
 from ._lloyd import weighted_total
@@ -597,6 +598,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             Fitted estimator.
         """
         self._validate_params()
+        if _dask.is_dask_array(X):  # batches gathered from the chunks; see _dask
+            return _dask.minibatch_fit(self, X, sample_weight)
         data = self._data(X, sample_weight, reset=True)
         xp, device = data.xp, data.device
         n = data.n
@@ -740,6 +743,12 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         self : MiniBatchKMeans
             Updated estimator.
         """
+        if _dask.is_dask_array(X):
+            msg = (
+                "MiniBatchKMeans.partial_fit takes one batch in memory; got a Dask array. "
+                "Pass X.compute() (one batch), or fit the whole Dask array with fit."
+            )
+            raise TypeError(msg)
         has_centres = hasattr(self, "cluster_centers_")
         if not has_centres:
             self._validate_params()
