@@ -172,10 +172,12 @@ def test_without_sklearn_kernel_portable_answers_and_warns_once(monkeypatch):
 
 
 def test_import_does_not_import_cupy_or_torch():
+    # Nor Dask: KMeans recognises Dask arrays by their type's module name.
     code = (
         "import sys, numpy as np, xkmeans; "
         "xkmeans.KMeans(2, random_state=0).fit(np.random.rand(20, 2)); "
-        "print(sorted(m for m in ('cupy', 'torch') if m in sys.modules))"
+        "xkmeans.MiniBatchKMeans(2, random_state=0).fit(np.random.rand(20, 2)); "
+        "print(sorted(m for m in ('cupy', 'torch', 'dask', 'distributed') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
