@@ -26,9 +26,16 @@ points whose bounds fail next (``mask_indices`` then needs no sync).
 
 from __future__ import annotations
 
-from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks, to_numpy
+from ._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
 from ._lloyd import _means, _relocate_empty, lloyd, weighted_total
-from ._primitives import grouped_sum, mask_indices, masked_assign, nearest_two, sq_distances
+from ._primitives import (
+    grouped_sum,
+    mask_indices,
+    masked_assign,
+    nearest_two,
+    serial_blas,
+    sq_distances,
+)
 from ._sparse import is_sparse
 
 
@@ -57,6 +64,11 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
     bounds = _Bounds(X, x_sq, xp=xp, acc=acc)
     bounds.full(centres)
     mask, count = None, 0
+    # Host arrays, unweighted: the cluster sums follow the recomputed points
+    # (minus at the old label, plus at the new), in the widest float, so an
+    # iteration costs about its recomputed points; counts stay exact integers.
+    incremental = weights is None and is_cpu(xp, device)
+    sums = counts = None
     strict = False
     n_iter = 0
     for i in range(max_iter):
@@ -65,7 +77,14 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
         changed = (bounds.refresh(centres, mask, count) if i > 0
                    else xp.asarray(n, dtype=acc, device=device))
         labels = bounds.labels
-        sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
+        if sums is None or not incremental or bounds.moved is None:
+            sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
+        elif bounds.moved:
+            Xm, lo, ln = bounds.moved
+            one = xp.ones((Xm.shape[0],), dtype=X.dtype, device=device)
+            d_sums, d_counts = grouped_sum(xp.concat([Xm, Xm]), xp.concat([lo, ln]),
+                                           xp.concat([-one, one]), k, xp=xp)
+            sums, counts = sums + d_sums, counts + d_counts
         new = _means(sums, counts, X.dtype, xp=xp)
         shift = xp.sum(xp.astype(new - centres, acc) ** 2)
         n_empty = xp.sum(xp.astype(counts == 0, acc))
@@ -76,6 +95,7 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
             dist2 = dist_to_own(X, centres, labels, xp=xp)
             sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
+            sums = None  # recomputed from the labels next time, as Lloyd does
             bounds.undo_predict()
             mask, m = bounds.predict_failures(centres, new)
             stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
@@ -128,6 +148,11 @@ class _Bounds:
         self.x_norm = xp.sqrt(xp.astype(x_sq, acc))
         self.labels = self.u = self.l = None
         self._before = None
+        # What the last refresh recomputed: None (every point), () (none) or
+        # (rows of X, old labels, new labels).
+        self.moved = None
+        self.sep_c = None
+        self.tighten = is_cpu(xp, get_device(X))
 
     def _from_sq(self, d1, d2, x_norm, C):
         xp, acc = self.xp, self.acc
@@ -152,20 +177,56 @@ class _Bounds:
         xp = self.xp
         device = get_device(self.labels)
         if count == 0:
+            self.moved = ()
             return xp.asarray(0, dtype=self.acc, device=device)
-        if 2 * count > self.X.shape[0]:  # gathering would cost more than it saves
+        if 10 * count > 9 * self.X.shape[0]:  # gathering would cost more than it saves
             old = self.labels
             self.full(C)
+            self.moved = None
             return xp.count_nonzero(self.labels != old)
         idx = mask_indices(mask, count, xp=xp)
-        lab, d1, d2 = nearest_two(xp.take(self.X, idx, axis=0), C, xp=xp,
-                                  x_sq=xp.take(self.x_sq, idx))
-        lab = xp.astype(lab, self.labels.dtype)
-        changed = xp.count_nonzero(lab != xp.take(self.labels, idx))
-        u, l = self._from_sq(d1, d2, xp.take(self.x_norm, idx), C)
+        Xm = xp.take(self.X, idx, axis=0)
+        old = xp.take(self.labels, idx)
+        x_sq, x_norm = xp.take(self.x_sq, idx), xp.take(self.x_norm, idx)
+        if self.tighten:
+            return self._refresh_tight(C, mask, Xm, old, x_sq, x_norm, xp.take(self.l, idx))
+        lab, d1, d2 = nearest_two(Xm, C, xp=xp, x_sq=x_sq)
+        lab = xp.astype(lab, old.dtype)
+        # Sums follow the moved points only while they are fewer than a third.
+        self.moved = (Xm, old, lab) if 3 * count <= self.X.shape[0] else None
+        changed = xp.count_nonzero(lab != old)
+        u, l = self._from_sq(d1, d2, x_norm, C)
         self.labels = masked_assign(self.labels, mask, lab, xp=xp)
         self.u = masked_assign(self.u, mask, u, xp=xp)
         self.l = masked_assign(self.l, mask, l, xp=xp)
+        return changed
+
+    def _refresh_tight(self, C, mask, Xm, old, x_sq, x_norm, lm):
+        """Hamerly's second test, on host arrays (its count is a host value).
+
+        The failing points' own distances are computed directly first; only
+        those still failing are compared with every centre.
+        """
+        xp, acc = self.xp, self.acc
+        diff = Xm - xp.take(C, old, axis=0)
+        um = xp.sqrt(xp.astype(xp.sum(diff * diff, axis=1), acc)) * (1 + self.slack)
+        fail = um > xp.maximum(lm, xp.take(self.sep_c, old))
+        count = int(xp.count_nonzero(fail))
+        if count == 0:
+            self.moved = ()
+            self.u = masked_assign(self.u, mask, um, xp=xp)
+            return xp.asarray(0, dtype=acc, device=get_device(um))
+        j = mask_indices(fail, count, xp=xp)
+        Xs, old_s = xp.take(Xm, j, axis=0), xp.take(old, j)
+        lab, d1, d2 = nearest_two(Xs, C, xp=xp, x_sq=xp.take(x_sq, j))
+        lab = xp.astype(lab, old.dtype)
+        self.moved = (Xs, old_s, lab) if 3 * count <= self.X.shape[0] else None
+        changed = xp.count_nonzero(lab != old_s)
+        u, l = self._from_sq(d1, d2, xp.take(x_norm, j), C)
+        self.labels = masked_assign(self.labels, mask, masked_assign(old, fail, lab, xp=xp),
+                                    xp=xp)
+        self.u = masked_assign(self.u, mask, masked_assign(um, fail, u, xp=xp), xp=xp)
+        self.l = masked_assign(self.l, mask, masked_assign(lm, fail, l, xp=xp), xp=xp)
         return changed
 
     def predict_failures(self, old, new):
@@ -185,8 +246,9 @@ class _Bounds:
         second = xp.max(xp.where(ids == top, xp.zeros_like(delta), delta))
         drop = xp.where(self.labels == top, second, largest)
         self.l = (self.l - drop) * (1 - self.round_out)
-        sep = xp.take(half_separation(new, xp=xp, acc=acc), self.labels)
-        mask = self.u > xp.maximum(self.l, sep)
+        with serial_blas(xp):  # a k x k product: threads cost more than they give
+            self.sep_c = half_separation(new, xp=xp, acc=acc)
+        mask = self.u > xp.maximum(self.l, xp.take(self.sep_c, self.labels))
         return mask, xp.count_nonzero(mask)
 
     def undo_predict(self):
