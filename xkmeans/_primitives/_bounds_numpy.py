@@ -21,22 +21,24 @@ def nearest_two(X, C, *, xp, x_sq=None):
     if x_sq is None:
         x_sq = np.einsum("ij,ij->i", X, X)
     c_sq = np.einsum("ij,ij->i", C, C)
-    CT = np.ascontiguousarray(C.T)
+    CT = np.ascontiguousarray(-2 * C.T)  # exact: a power of two
     labels = np.empty(n, dtype=np.int64)
     d1 = np.empty(n, dtype=X.dtype)
     d2 = np.empty(n, dtype=X.dtype)
-    rows = chunk_rows(n, 2 * k * X.dtype.itemsize, xp=xp, device="cpu", cap=1 << 14)
+    rows = chunk_rows(n, 2 * k * X.dtype.itemsize, xp=xp, device="cpu", cap=1 << 13)
 
     def tile(a, b):
+        # |x|^2 is the same for every centre: added to the two kept values only.
         d = X[a:b] @ CT
-        d *= -2
         d += c_sq
-        d += x_sq[a:b, None]
         lab = np.argmin(d, axis=1)
         r = np.arange(b - a)
-        d1[a:b] = d[r, lab]
-        d[r, lab] = np.inf
-        d2[a:b] = d.min(axis=1) if k > 1 else np.inf
+        np.add(d[r, lab], x_sq[a:b], out=d1[a:b])
+        if k > 1:
+            d[r, lab] = np.inf
+            np.add(d.min(axis=1), x_sq[a:b], out=d2[a:b])
+        else:
+            d2[a:b] = np.inf
         labels[a:b] = lab
 
     blocks = [(a, min(a + rows, n)) for a in range(0, n, rows)]
