@@ -86,17 +86,18 @@ def test_same_as_in_memory_on_a_cluster(client, dtype):
 
 
 def test_empty_and_unknown_chunks_and_column_chunks(threads):
-    # A boolean mask (rows filtered out) leaves chunks of unknown size, two of
-    # them empty; the columns come in two chunks.
+    # A boolean mask (rows filtered out) leaves chunks of unknown size, one of
+    # them empty and one with fewer rows than clusters; the columns come in
+    # two chunks.
     X = _data()
     keep = np.ones(X.shape[0], dtype=bool)
-    keep[:300] = keep[900:1200] = False
+    keep[:300] = keep[900:1198] = False
     Xd = da.from_array(X, chunks=(300, 2))[da.from_array(keep, chunks=300)]
     assert np.isnan(Xd.chunks[0][0])
     ref = KMeans(K, init=_init(X), tol=0).fit(X[keep])
     km = KMeans(K, init=_init(X), tol=0).fit(Xd)
     _assert_same_fit(km, ref, np.float64)
-    assert km.labels_.chunks == ((0, 300, 300, 0, 300),)
+    assert km.labels_.chunks == ((0, 300, 300, 2, 300),)
 
 
 def test_init_strategies_match_in_memory_on_small_data(threads):

@@ -129,77 +129,111 @@ def _cast(X, dtype):
     return xp.astype(X, getattr(xp, dtype))
 
 
-def _farthest(X, w, labels, dist2, n_far, offset):
-    """The chunk's ``n_far`` rows farthest from their centre, as host arrays:
+def _farthest(X, w, C, prev, n_far, offset, cfg):
+    """The chunk's ``n_far`` rows farthest from their centre in C, as host arrays:
     (distance, global row index, row, weight, label), by distance descending
-    then row index ascending (the in-memory loop's stable order)."""
+    then row index ascending (the in-memory loop's stable order). ``prev`` is
+    the chunk's step result, whose labels were assigned against C."""
     from ._backend import to_numpy
+    from ._config import config_context
 
+    d = C.shape[1]
     m = X.shape[0]
     t = min(n_far, m)
-    d = to_numpy(dist2).astype(np.float64)
+    if t == 0:
+        return (np.zeros(0), np.zeros(0, np.int64), np.zeros((0, d)), np.zeros(0),
+                np.zeros(0, np.int64))
+    xp, dev = _ns(X)
+    with config_context(**cfg):
+        labels = prev[0]
+        diff = X - xp.take(_on_chunk(C, X), xp.astype(labels, xp.int64), axis=0)
+        dist = to_numpy(xp.sum(diff * diff, axis=1)).astype(np.float64)
     if t < m:
-        pick = np.argpartition(-d, t - 1)[:t]
+        pick = np.argpartition(-dist, t - 1)[:t]
         # Rows tied with the last one picked may be left out arbitrarily;
         # keep every row at least that far, then order exactly.
-        pick = np.flatnonzero(d >= d[pick].min())
+        pick = np.flatnonzero(dist >= dist[pick].min())
     else:
         pick = np.arange(m)
-    order = np.lexsort((pick, -d[pick]))[:t]
+    order = np.lexsort((pick, -dist[pick]))[:t]
     pick = pick[order]
-    xp, dev = _ns(X)
     idx = xp.asarray(pick, device=dev)
     rows = to_numpy(xp.take(X, idx, axis=0)).astype(np.float64)
     wf = np.ones(t) if w is None else to_numpy(xp.take(w, idx)).astype(np.float64)
-    return (d[pick], pick + offset, rows, wf, to_numpy(xp.take(labels, idx)).astype(np.int64))
+    lab = to_numpy(xp.take(labels, idx)).astype(np.int64)
+    return (dist[pick], pick + offset, rows, wf, lab)
 
 
-def _lloyd_chunk(X, w, C, prev, offset, n_far, cfg):
+def _merge_farthest(fars, n_far):
+    """The n_far farthest rows of all chunks (distance descending, then row index)."""
+    dist, idx, rows, wf, lab = (np.concatenate([f[j] for f in fars]) for j in range(5))
+    order = np.lexsort((idx, -dist))[:n_far]
+    return rows[order], wf[order], lab[order]
+
+
+def _lloyd_chunk(X, w, C, prev, fused_ok, with_inertia, cfg):
     """One chunk's share of a Lloyd iteration: ``(labels, partial)``.
 
-    ``partial`` holds host float64 arrays: weighted sums (k, d), weights per
-    cluster (k,), the weighted inertia against C, the count of labels that
-    differ from ``prev``'s and the farthest rows (see ``_farthest``).
+    ``partial`` holds host float64 arrays: the weighted sums (k, d), the
+    weight per cluster (k,), the weighted inertia against C (when asked)
+    and the count of labels that differ from ``prev``'s. Host chunks run
+    the backend's fused E+M step (scikit-learn's compiled Lloyd iteration
+    on NumPy) where the loop would; elsewhere ``nearest_centre`` and
+    ``grouped_sum``.
     """
-    from ._backend import acc_dtype, to_numpy
+    from ._backend import acc_dtype
     from ._config import config_context
     from ._lloyd import weighted_total
-    from ._primitives import grouped_sum, nearest_centre
+    from ._primitives import fused_lloyd_step, grouped_sum, nearest_centre
 
     k, d = C.shape
     m = X.shape[0]
     xp, dev = _ns(X)
     if m == 0:
-        empty = (np.zeros(0), np.zeros(0, np.int64), np.zeros((0, d)), np.zeros(0),
-                 np.zeros(0, np.int64))
-        partial = (np.zeros((k, d)), np.zeros(k), 0.0, 0, empty)
+        partial = (np.zeros((k, d)), np.zeros(k), 0.0, 0)
         return xp.zeros((0,), dtype=xp.int64, device=dev), partial
     with config_context(**cfg):
-        labels, dist2 = nearest_centre(X, _on_chunk(C, X), xp=xp)
-        sums, counts = grouped_sum(X, labels, w, k, xp=xp)
-        inertia = float(weighted_total(dist2, w, xp=xp, acc=acc_dtype(xp, dev)))
+        Cx = _on_chunk(C, X)
+        # (Fewer rows than clusters: the kernel's own relocation would fail.)
+        fused = fused_lloyd_step(xp, dev) if fused_ok and m >= k else None
+        sums = None
+        if fused is not None:
+            # Means and weights per cluster of this chunk; the kernel moves a
+            # cluster that is empty *in this chunk* to a far point, so such
+            # chunks take the composed sums below (labels are unaffected).
+            ones = xp.ones((m,), dtype=X.dtype, device=dev) if w is None else w
+            labels, means, counts = fused(X, ones, Cx, xp=xp)
+            labels = xp.astype(labels, xp.int64)
+            every = xp.unique_values(labels).shape[0] == k
+            if every and (w is None or bool(_host(xp.all(counts > 0)))):
+                sums = _host(xp.astype(means, xp.float64)) * _host(
+                    xp.astype(counts, xp.float64))[:, None]
+                counts = _host(xp.astype(counts, xp.float64))
+        else:
+            labels, _ = nearest_centre(X, Cx, xp=xp)
+        if sums is None:
+            sums, counts = grouped_sum(X, labels, w, k, xp=xp)
+            sums = _host(sums).astype(np.float64)
+            counts = _host(counts).astype(np.float64)
+        inertia = 0.0
+        if with_inertia:
+            diff = X - xp.take(Cx, labels, axis=0)
+            inertia = float(weighted_total(xp.sum(diff * diff, axis=1), w, xp=xp,
+                                           acc=acc_dtype(xp, dev)))
         changed = m if prev is None else int(xp.count_nonzero(labels != prev[0]))
-        far = _farthest(X, w, labels, dist2, n_far, offset)
-    partial = (to_numpy(sums).astype(np.float64), to_numpy(counts).astype(np.float64),
-               inertia, changed, far)
-    return labels, partial
+    return labels, (sums, counts, inertia, changed)
 
 
-def _reduce_partials(partials, n_far):
-    """Sum the chunks' partials in chunk index order; keep the n_far farthest rows."""
+def _reduce_partials(partials):
+    """Sum the chunks' partials in chunk index order (float64, deterministic)."""
     sums = counts = None
     inertia, changed = 0.0, 0
-    fars = []
-    for s, c, i, ch, far in partials:
+    for s, c, i, ch in partials:
         sums = s.copy() if sums is None else sums + s
         counts = c.copy() if counts is None else counts + c
         inertia += i
         changed += ch
-        fars.append(far)
-    dist, idx, rows, wf, lab = (np.concatenate([f[j] for f in fars]) for j in range(5))
-    order = np.lexsort((idx, -dist))[:n_far]
-    return {"sums": sums, "counts": counts, "inertia": inertia, "changed": changed,
-            "far_rows": rows[order], "far_w": wf[order], "far_labels": lab[order]}
+    return {"sums": sums, "counts": counts, "inertia": inertia, "changed": changed}
 
 
 def _labels_chunk(X, w, C, cfg, with_inertia):
@@ -581,9 +615,16 @@ def _init_centres(est, data, init, rng):
 
 
 def _host(a):
+    """A (small) array of any library as NumPy; other objects (lists) as they are."""
+    import array_api_compat
+
     from ._backend import to_numpy
 
-    return a if not hasattr(a, "__array_namespace__") and not hasattr(a, "get") else to_numpy(a)
+    if isinstance(a, (np.ndarray, np.generic)):
+        return np.asarray(a)
+    if not array_api_compat.is_array_api_obj(a):
+        return a
+    return to_numpy(a)
 
 
 def lloyd(data, C, *, max_iter, tol, verbose, cfg, callback=None):
@@ -597,26 +638,36 @@ def lloyd(data, C, *, max_iter, tol, verbose, cfg, callback=None):
     """
     import dask
 
-    k = C.shape[0]
+    from ._primitives import has_identical_rows
+
     dtype = data.dtype
     prev = [None] * len(data.blocks)
     n_iter = 0
     for i in range(max_iter):
         n_iter = i + 1
         Cd = dask.delayed(np.ascontiguousarray(C), pure=True)
+        # As the in-memory loop: identical centres take the composed step,
+        # whose ties go to the first of them on every CPU.
+        fused_ok = not has_identical_rows(C, xp=data.xp)
         steps = [
-            dask.delayed(_lloyd_chunk, pure=False, nout=2)(b, wb, Cd, p, int(off), k, cfg)
-            for b, wb, p, off in zip(data.blocks, data.wblocks, prev, data.offsets[:-1])
+            dask.delayed(_lloyd_chunk, pure=False, nout=2)(b, wb, Cd, p, fused_ok,
+                                                           bool(verbose), cfg)
+            for b, wb, p in zip(data.blocks, data.wblocks, prev)
         ]
-        total = dask.delayed(_reduce_partials, pure=False)([s[1] for s in steps], k)
+        total = dask.delayed(_reduce_partials, pure=False)([s[1] for s in steps])
         *steps, total = dask.persist(*steps, total)
         r = total.compute()  # the one small result of the iteration
         sums, counts = r["sums"], r["counts"]
         empty = np.flatnonzero(counts == 0)
         if empty.size:
-            # The in-memory loop's relocation: the farthest points leave their
-            # clusters, one per empty cluster, in cluster order.
-            for e, x, wf, lab in zip(empty, r["far_rows"], r["far_w"], r["far_labels"]):
+            # The in-memory loop's relocation: the farthest points (by distance
+            # to their centre) leave their clusters, one per empty cluster, in
+            # cluster order. A second small result, on such iterations only.
+            fars = [dask.delayed(_farthest, pure=False)(b, wb, Cd, st, empty.size, int(off), cfg)
+                    for b, wb, st, off in zip(data.blocks, data.wblocks, steps,
+                                              data.offsets[:-1])]
+            far = dask.delayed(_merge_farthest, pure=False)(fars, empty.size).compute()
+            for e, x, wf, lab in zip(empty, *far):
                 sums[lab] -= wf * x
                 counts[lab] -= wf
                 sums[e] = wf * x
