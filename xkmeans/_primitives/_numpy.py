@@ -81,7 +81,9 @@ def nearest_centre(X, C, *, xp, x_sq=None):
             lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, lab[:m], shift,
                                      _n_threads(), update_centers=False)
             labels[a:b] = lab[:m]
-    _in_threads(lambda a, b: _dist_to_chosen(X, C, labels, dist2, a, b), n)
+    # Each thread's block holds its rows' |x - c| terms: the budget is shared.
+    block = max(1, min(_BLOCK_ROWS, rows // _n_threads()))
+    _in_threads(lambda a, b: _dist_to_chosen(X, C, labels, dist2, a, b), n, block)
     return labels, dist2
 
 
@@ -94,13 +96,13 @@ def _dist_to_chosen(X, C, labels, dist2, a, b):
 _BLOCK_ROWS = 1 << 15
 
 
-def _in_threads(fn, n):
-    """``fn(a, b)`` over row blocks on the same threads as scikit-learn's kernel.
+def _in_threads(fn, n, block):
+    """``fn(a, b)`` over blocks of ``block`` rows on the threads of scikit-learn's kernel.
 
     NumPy's ufuncs and einsum release the GIL, so a pass that is one thread in
     NumPy runs on every core; blocks write disjoint rows.
     """
-    blocks = [(a, min(a + _BLOCK_ROWS, n)) for a in range(0, n, _BLOCK_ROWS)]
+    blocks = [(a, min(a + block, n)) for a in range(0, n, block)]
     if len(blocks) < 2 or _n_threads() < 2:
         for a, b in blocks:
             fn(a, b)
