@@ -308,6 +308,14 @@ class KMeans(_CentresMixin, BaseEstimator):
     PyTorch CPU sparse; the CuPy and PyTorch CUDA sparse paths are written
     but were not measured.
 
+    Dask arrays (``pip install 'xkmeans[dask]'``): a ``dask.array.Array`` of
+    NumPy (or CuPy) chunks is fitted where it lives, on Dask's current
+    scheduler (threads, or a ``dask.distributed`` cluster): each iteration is
+    one task per row chunk, and only the k x d partial sums move, added in
+    chunk order. ``cluster_centers_`` is then a NumPy (CuPy) array,
+    ``labels_`` a Dask array with X's row chunks, ``predict`` and
+    ``transform`` are lazy. See the user guide's page on Dask.
+
     Examples
     --------
     >>> import numpy as np

@@ -418,6 +418,12 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
     included), PyTorch on the CPU and, where a GPU is present, CuPy; host
     data streamed to array-api-strict and PyTorch devices.
 
+    Dask arrays (``pip install 'xkmeans[dask]'``): ``fit`` makes the same host
+    draws as for in-memory data and gathers each block of batches' rows from
+    the chunks that hold them (one Dask computation per block); the steps
+    run on the client, so a seed gives the same centres as in memory.
+    ``labels_`` is then a Dask array; ``predict`` and ``transform`` are lazy.
+
     Examples
     --------
     >>> import numpy as np
