@@ -17,7 +17,9 @@ from ._primitives import (
     has_identical_rows,
     lloyd_plan,
     nearest_centre,
+    sparse_assigned_sq_distances,
 )
+from ._sparse import is_sparse
 from ._spherical import unit_centres
 
 
@@ -142,7 +144,12 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=Fa
                 )
             break
         labels_old = labels
-    if not strict or fused is not None or plan is not None:
+    if strict and fused is not None and is_sparse(X):
+        # Labels unchanged, so the fused step's labels are those of the final
+        # centres (as scikit-learn reads them): only the distances are missing.
+        labels = xp.astype(labels, xp.int64)
+        dist2 = sparse_assigned_sq_distances(X, centres, labels, xp=xp, x_sq=x_sq)
+    elif not strict or fused is not None or plan is not None:
         # Labels must match the returned centres; fused steps give no distances.
         labels, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
     inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))

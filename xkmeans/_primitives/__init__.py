@@ -287,6 +287,13 @@ def sparse_mean_variance(X, *, xp) -> float:
     return impl(X, xp=xp)
 
 
+def sparse_assigned_sq_distances(X, C, labels, *, xp, x_sq=None):
+    """Squared distance of each sparse row to its assigned centre (no search)."""
+    from ._sparse import sparse_assigned_sq_distances as impl
+
+    return impl(X, C, labels, xp=xp, x_sq=x_sq)
+
+
 def row_sq_norms(X, *, xp):
     """Squared Euclidean norm of each row of X (dense or sparse), X's dtype."""
     if is_sparse(X):

@@ -141,3 +141,19 @@ def sparse_mean_variance(X, *, xp):
     s2, _ = grouped_sum(X.with_data(X.data * X.data), zeros, None, 1, xp=xp)
     m = s1[0, ...] / n
     return float(xp.mean(xp.clip(s2[0, ...] / n - m * m, min=0)))
+
+
+def sparse_assigned_sq_distances(X, C, labels, *, xp, x_sq=None):
+    """``|x - c_label|^2`` per row as |x|^2 - 2 x.c + |c|^2: one pass over the stored values."""
+    acc = acc_dtype(xp, X.device)
+    if x_sq is None:
+        x_sq = sparse_row_sq_norms(X, xp=xp)
+    d = C.shape[1]
+    Ca = xp.astype(C, acc)
+    rows = X.row_ids()
+    lab = xp.astype(labels, xp.int64)
+    flat = xp.reshape(Ca, (-1,))
+    picked = xp.take(flat, xp.take(lab, rows) * d + xp.astype(X.indices, xp.int64))
+    dots = _segment_sums(xp.astype(X.data, acc) * picked, X.indptr, xp=xp)
+    c_sq = xp.take(xp.sum(Ca * Ca, axis=1), lab)
+    return xp.astype(xp.clip(xp.astype(x_sq, acc) - 2 * dots + c_sq, min=0), X.dtype)
