@@ -110,6 +110,18 @@ def test_init_strategies_match_in_memory_on_small_data(threads):
         _assert_same_fit(km, ref, np.float64)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_parallel_over_the_chunks_matches_in_memory(threads, weighted):
+    # k-means|| draws the same uniforms, split over the chunks by their totals
+    # of w * d^2: the same candidates, counts and centres as in memory.
+    X = _data(n=3000)
+    w = np.random.default_rng(2).uniform(0.0, 2.0, X.shape[0]) if weighted else None
+    ref = KMeans(K, init="k-means||", random_state=1).fit(X, sample_weight=w)
+    km = KMeans(K, init="k-means||", random_state=1).fit(
+        da.from_array(X, chunks=((700, 0, 1300, 1000), (4,))), sample_weight=w)
+    _assert_same_fit(km, ref, np.float64)
+
+
 def test_empty_cluster_takes_the_farthest_point(threads):
     X = _data(n=800)
     init = _init(X)

@@ -224,6 +224,52 @@ def _lloyd_chunk(X, w, C, prev, fused_ok, with_inertia, cfg):
     return labels, (sums, counts, inertia, changed)
 
 
+def _kpar_update(X, w, state, C, offset, cfg):
+    """k-means|| on one chunk: each row's squared distance to its nearest
+    candidate so far and that candidate's number (``offset`` + its index in
+    C, the new candidates), and the chunk's total of ``w * d^2``."""
+    from ._config import config_context
+    from ._primitives import nearest_centre
+
+    xp, _ = _ns(X)
+    m = X.shape[0]
+    if m == 0:
+        return np.zeros(0), np.zeros(0, np.int64), 0.0
+    with config_context(**cfg):
+        labels, dist2 = nearest_centre(X, _on_chunk(C, X), xp=xp)
+    dist2 = _host(dist2).astype(np.float64)
+    labels = _host(labels).astype(np.int64) + offset
+    if state is not None:
+        closer = dist2 < state[0]
+        dist2 = np.where(closer, dist2, state[0])
+        labels = np.where(closer, labels, state[1])
+    weighted = dist2 if w is None else dist2 * _host(w).astype(np.float64)
+    return dist2, labels, float(weighted.sum())
+
+
+def _kpar_pick(X, w, state, targets):
+    """Rows whose cumulative ``w * d^2`` first reaches each target (distinct, host)."""
+    from ._backend import to_numpy
+
+    weighted = state[0] if w is None else state[0] * _host(w).astype(np.float64)
+    cum = np.cumsum(weighted)
+    idx = np.unique(np.clip(np.searchsorted(cum, targets), 0, cum.shape[0] - 1))
+    xp, dev = _ns(X)
+    return to_numpy(xp.take(X, xp.asarray(idx, device=dev), axis=0))
+
+
+def _kpar_counts(w, state, n_cand):
+    wh = None if w is None else _host(w).astype(np.float64)
+    return np.bincount(state[1], weights=wh, minlength=n_cand).astype(np.float64)
+
+
+def _sum_arrays_in_order(parts):
+    total = None
+    for p in parts:
+        total = p.copy() if total is None else total + p
+    return total
+
+
 def _reduce_partials(partials):
     """Sum the chunks' partials in chunk index order (float64, deterministic)."""
     sums = counts = None
@@ -254,7 +300,7 @@ def _labels_chunk(X, w, C, cfg, with_inertia):
             return labels, 0.0, None
         inertia = float(weighted_total(dist2, w, xp=xp, acc=acc_dtype(xp, dev)))
     present = np.zeros(k, dtype=bool)
-    present[np.unique(to_numpy(labels))] = True
+    present[to_numpy(xp.unique_values(labels))] = True  # k values at most leave the device
     return labels, inertia, present
 
 
@@ -336,6 +382,7 @@ class _DaskData:
         self.mean = stats["mean"].astype(self.dtype)
         self.mean_variance = stats["mean_variance"]
         self.w_total = stats["w_total"]
+        self.chunk_w = stats["chunk_w"]
         self.centred = centre
         if centre:
             X = X.map_blocks(_subtract, self.mean, dtype=X.dtype)
@@ -562,7 +609,8 @@ def prepare(est, X, sample_weight, *, reset, centre, min_samples=1):
     m2 = np.zeros(X.shape[1])
     for s in full:
         m2 = m2 + s["m2"] + s["rows"] * (s["sum"] / s["rows"] - mean) ** 2
-    summary = {"library": library, "mean": mean,
+    chunk_w = np.array([s.get("w_sum", float(s["rows"])) for s in stats], dtype=np.float64)
+    summary = {"library": library, "mean": mean, "chunk_w": chunk_w,
                "mean_variance": float(np.mean(np.maximum(m2 / n, 0))), "w_total": w_total}
     return _DaskData(X, w, summary, centre=centre)
 
@@ -586,7 +634,6 @@ def _init_centres(est, data, init, rng):
     import array_api_compat.numpy as np_xp
 
     from ._init import kmeans_plusplus, legacy_random_state, random_rows
-    from ._kmeans_parallel import kmeans_parallel
     from ._primitives import row_sq_norms
     from ._validation import check_centres
 
@@ -596,6 +643,10 @@ def _init_centres(est, data, init, rng):
     if isinstance(init, str) and init == "random" and data.w is None:
         idx = rng.choice(n, size=k, replace=False)
         return data.rows(idx)[0]
+    if isinstance(init, str) and init == "k-means||":
+        centres = kmeans_parallel(data, k, rng, _config())
+        if centres is not None:
+            return centres
     m = min(n, max(INIT_SAMPLE, 50 * k))
     if m < n:
         Xs, ws = data.rows(np.sort(rng.choice(n, size=m, replace=False)))
@@ -604,14 +655,101 @@ def _init_centres(est, data, init, rng):
     if isinstance(init, str) and init == "k-means++":
         return kmeans_plusplus(Xs, k, x_sq=row_sq_norms(Xs, xp=np_xp), weights=ws, rng=rng,
                                xp=np_xp)[0]
-    if isinstance(init, str) and init == "k-means||":
-        return kmeans_parallel(Xs, k, x_sq=row_sq_norms(Xs, xp=np_xp), weights=ws, rng=rng,
+    if isinstance(init, str) and init == "k-means||":  # too few candidates: k-means++
+        return kmeans_plusplus(Xs, k, x_sq=row_sq_norms(Xs, xp=np_xp), weights=ws, rng=rng,
                                xp=np_xp)[0]
     if isinstance(init, str) and init == "random":
         return random_rows(Xs, k, weights=ws, rng=rng, xp=np_xp)[0]
     centres = init(Xs, k, random_state=legacy_random_state(rng))
     return np.asarray(check_centres(_host(centres), Xs, k, xp=np_xp, device="cpu",
                                     what="init(X)"))
+
+
+def kmeans_parallel(data, k, rng, cfg, *, n_rounds=5, oversampling=2.0):
+    """k-means|| over all chunks (Bahmani et al.), as ``_kmeans_parallel`` does in memory.
+
+    Each of ``n_rounds`` rounds draws ``oversampling * k`` uniforms on the
+    host; the chunks' totals of ``w * d^2`` (one small result) say which chunk
+    each falls in, and each chunk turns its share into rows by its own
+    cumulative sum; the new candidates' rows come back and every chunk
+    updates its rows' nearest candidate. Candidates are then weighted by the
+    (sample) weight of the rows nearest to them and greedy weighted
+    k-means++ on the client picks the k centres. Returns host centres, or
+    None when there would be too few candidates (the caller then falls back
+    to k-means++ on a sample).
+    """
+    import array_api_compat.numpy as np_xp
+    import dask
+
+    from ._init import kmeans_plusplus
+    from ._primitives import row_sq_norms, serial_blas
+
+    n = data.n
+    n_draws = max(1, round(oversampling * k))
+    if n_draws * n_rounds + 1 <= k or n <= k:
+        return None
+    u = rng.random(1)
+    if data.w is None:
+        first = [min(int(u[0] * n), n - 1)]
+        cand = data.rows(first)[0]
+    else:  # the first row drawn with probability proportional to its weight
+        cand = _pick_rows(data, [(wb, None) for wb in data.wblocks], data.chunk_w, u, cfg)
+        cand = cand[:1]
+    parts = [cand]
+    n_cand = 0
+    states = [None] * len(data.blocks)
+    for r in range(n_rounds + 1):
+        Cd = dask.delayed(np.ascontiguousarray(cand), pure=True)
+        steps = [dask.delayed(_kpar_update, pure=False, nout=3)(b, wb, st, Cd, n_cand, cfg)
+                 for b, wb, st in zip(data.blocks, data.wblocks, states)]
+        totals = dask.delayed(list)([st[2] for st in steps])
+        *states, totals = dask.persist(*steps, totals)
+        n_cand += cand.shape[0]
+        if r == n_rounds:
+            break
+        totals = np.asarray(totals.compute(), dtype=np.float64)
+        cand = _pick_rows(data, list(zip(data.wblocks, states)), totals,
+                          rng.random(n_draws), cfg)
+        if cand.shape[0] == 0:  # every d^2 is 0: nothing left to find
+            break
+        parts.append(cand)
+    if n_cand < k:
+        return None
+    counts = dask.delayed(_sum_arrays_in_order)(
+        [dask.delayed(_kpar_counts, pure=False)(wb, st, n_cand)
+         for wb, st in zip(data.wblocks, states)]).compute()
+    cand_X = np.concatenate(parts)[:n_cand]
+    with serial_blas(np_xp):
+        _, local = kmeans_plusplus(cand_X, k, x_sq=row_sq_norms(cand_X, xp=np_xp),
+                                   weights=counts, rng=rng, xp=np_xp)
+    return cand_X[np.asarray(local)]
+
+
+def _pick_rows(data, per_chunk, totals, u, cfg):
+    """Rows drawn with probability proportional to each chunk's weights: the
+    uniforms ``u`` scaled by the grand total, split by the chunks' totals."""
+    import dask
+
+    del cfg
+    cum = np.cumsum(totals)
+    targets = u * cum[-1]
+    which = np.clip(np.searchsorted(cum, targets, side="right"), 0, len(totals) - 1)
+    tasks = []
+    for b, (wb, st) in enumerate(per_chunk):
+        mine = targets[which == b] - (cum[b] - totals[b])
+        if mine.size and data.sizes[b] > 0:
+            if st is None:  # the first draw: weights alone
+                st = dask.delayed(_weights_state)(wb)
+            tasks.append(dask.delayed(_kpar_pick, pure=False)(data.blocks[b], wb, st,
+                                                                np.sort(mine)))
+    rows = dask.compute(*tasks)
+    if not rows:
+        return np.zeros((0, data.d), dtype=data.dtype)
+    return np.concatenate(rows)
+
+
+def _weights_state(w):
+    return np.ones(w.shape[0]), None
 
 
 def _host(a):
