@@ -7,6 +7,8 @@ inertia and ``n_iter_``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from conftest import assert_labels_up_to_ties, blobs
@@ -24,14 +26,14 @@ def _namespace(backend):
     return array_api_compat.array_namespace(backend.asarray(np.zeros(1)))
 
 
-def _both(backend, X, init, *, weights=None, tol=1e-4, max_iter=300):
+def _both(backend, X, init, *, weights=None, tol=1e-4, max_iter=300, n_groups=1):
     """(lloyd, pruned) results as NumPy, from the same backend arrays."""
     xp = _namespace(backend)
     Xb, Cb = backend.asarray(X), backend.asarray(init)
     wb = None if weights is None else backend.asarray(weights)
     x_sq = xp.sum(Xb * Xb, axis=1)
     out = []
-    for loop in (lloyd, pruned_lloyd):
+    for loop in (lloyd, functools.partial(pruned_lloyd, n_groups=n_groups)):
         labels, inertia, centres, n_iter = loop(Xb, wb, Cb, x_sq=x_sq, max_iter=max_iter,
                                                 tol=tol, verbose=0, xp=xp)
         backend.check_array(centres, dtype=backend.dtype, shape=init.shape)
@@ -82,6 +84,27 @@ def test_pruned_equals_lloyd(backend, case):
     X, init = _data(case)
     ref, got = _both(backend, X, init)
     _assert_same(backend, X, ref, got)
+
+
+@pytest.mark.parametrize("case", ["overlapping", "duplicates", "wide"])
+def test_group_bounds_equal_lloyd(backend, case):
+    """Yinyang-style group bounds (n_groups > 1) give Lloyd's iterations too."""
+    X, init = _data(case, seed=4)
+    ref, got = _both(backend, X, init, n_groups=3)
+    _assert_same(backend, X, ref, got)
+
+
+def test_centre_groups():
+    from xkmeans._pruned import centre_groups
+
+    C = np.concatenate([np.zeros((3, 2)), np.full((4, 2), 10.0), np.full((2, 2), -10.0)])
+    C += np.random.default_rng(0).normal(scale=0.1, size=C.shape)
+    perm, starts = centre_groups(C, 3, xp=np)
+    assert sorted(perm.tolist()) == list(range(9)) and starts[0] == 0 and len(starts) == 3
+    groups = np.split(perm, starts[1:])
+    assert sorted(sorted(g.tolist()) for g in groups) == [[0, 1, 2], [3, 4, 5, 6], [7, 8]]
+    perm, starts = centre_groups(C, 1, xp=np)
+    assert perm.tolist() == list(range(9)) and starts == (0,)
 
 
 @pytest.mark.parametrize("tol", [0.0, 1e-2])
@@ -160,8 +183,8 @@ def test_half_separation():
 
 
 def test_bound_primitives_fast_equals_portable(backend):
-    """nearest_two, mask_indices and masked_assign: fast paths == portable."""
-    from xkmeans._primitives import mask_indices, masked_assign, nearest_two
+    """nearest_two, nearest_group_mins, mask_indices, masked_assign: fast == portable."""
+    from xkmeans._primitives import mask_indices, masked_assign, nearest_group_mins, nearest_two
 
     xp = _namespace(backend)
     rng = np.random.default_rng(5)
@@ -176,10 +199,20 @@ def test_bound_primitives_fast_equals_portable(backend):
             idx = mask_indices(mask, int(mask_np.sum()), xp=xp)
             base = xp.zeros((300,), dtype=d1.dtype, device=backend.device)
             put = masked_assign(base, mask, xp.take(d1, idx), xp=xp)
-        out[fast] = [backend.to_numpy(a) for a in (lab, d1, d2, idx, put)]
+            base = xp.zeros((300,), dtype=d1.dtype, device=backend.device)
+            put_idx = masked_assign(base, mask, xp.take(d1, idx), xp=xp, idx=idx)
+            perm = xp.asarray([3, 0, 6, 1, 4, 2, 5], device=backend.device)
+            g_lab, g_d1, mins = nearest_group_mins(X, C, perm, (0, 2, 5), xp=xp)
+        out[fast] = [backend.to_numpy(a) for a in (lab, d1, d2, idx, put, put_idx, g_lab, g_d1,
+                                                   mins)]
     for a, b in zip(out[True], out[False], strict=True):
         np.testing.assert_allclose(a, b, rtol=backend.rtol, atol=1e-5)
-    lab, d1, d2, idx, put = out[False]
+    lab, d1, d2, idx, put, put_idx, g_lab, g_d1, mins = out[False]
+    np.testing.assert_array_equal(g_lab, lab)
+    np.testing.assert_allclose(g_d1, d1, rtol=backend.rtol, atol=1e-5)
+    np.testing.assert_allclose(put_idx, put)
+    # The smallest group minimum is the runner-up distance.
+    np.testing.assert_allclose(mins.min(axis=1), d2, rtol=backend.rtol, atol=1e-5)
     np.testing.assert_array_equal(idx, np.flatnonzero(mask_np))
     Xn, Cn = backend.to_numpy(X), backend.to_numpy(C)
     exact = ((Xn[:, None, :].astype(float) - Cn[None]) ** 2).sum(-1)

@@ -26,13 +26,15 @@ points whose bounds fail next (``mask_indices`` then needs no sync).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
 from ._lloyd import _means, _relocate_empty, lloyd, weighted_total
 from ._primitives import (
     grouped_sum,
     mask_indices,
     masked_assign,
-    nearest_two,
+    nearest_group_mins,
     serial_blas,
     sq_distances,
 )
@@ -48,12 +50,15 @@ def choose_loop(algorithm, X, n_clusters, *, spherical):
     return pruned_lloyd if algorithm == "elkan" else lloyd
 
 
-def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=False):
+def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=False,
+                 n_groups=1):
     """Lloyd's algorithm from ``centres`` with Hamerly's bounds (dense X).
 
     Same contract and results as ``_lloyd.lloyd``: returns ``labels, inertia
     (float), centres, n_iter (int)``. ``spherical`` must be False (cosine
-    k-means runs ``_lloyd.lloyd``).
+    k-means runs ``_lloyd.lloyd``). ``n_groups`` > 1 keeps Yinyang's group
+    lower bounds (``n_samples x n_groups``) instead of Hamerly's single one;
+    measured slower on this CPU (see the module docstring), so not the default.
     """
     if spherical:
         msg = "pruned_lloyd runs Euclidean k-means only; use _lloyd.lloyd(spherical=True)."
@@ -61,7 +66,7 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
     device = get_device(X)
     acc = acc_dtype(xp, device)
     n, k = X.shape[0], centres.shape[0]
-    bounds = _Bounds(X, x_sq, xp=xp, acc=acc)
+    bounds = _Bounds(X, x_sq, centres, xp=xp, acc=acc, n_groups=n_groups)
     bounds.full(centres)
     mask, count = None, 0
     # Host arrays, unweighted: the cluster sums follow the recomputed points
@@ -138,14 +143,21 @@ def dist_to_own(X, C, labels, *, xp):
 
 
 class _Bounds:
-    """Labels and Hamerly bounds (distances, not squared) of every point."""
+    """Labels and bounds (distances, not squared) of every point.
 
-    def __init__(self, X, x_sq, *, xp, acc):
+    ``u``: upper bound on the distance to the point's centre; ``l``: per group
+    of centres, a lower bound on the distance to any centre of the group
+    other than the point's own (Yinyang's group filter; one group is
+    Hamerly's bound).
+    """
+
+    def __init__(self, X, x_sq, C, *, xp, acc, n_groups):
         self.X, self.x_sq, self.xp, self.acc = X, x_sq, xp, acc
         d = X.shape[1]
         self.slack = (d + 4) * float(xp.finfo(X.dtype).eps)
         self.round_out = 2 * float(xp.finfo(acc).eps)
         self.x_norm = xp.sqrt(xp.astype(x_sq, acc))
+        self.perm, self.starts = centre_groups(C, n_groups, xp=xp)
         self.labels = self.u = self.l = None
         self._before = None
         # What the last refresh recomputed: None (every point), () (none) or
@@ -154,19 +166,18 @@ class _Bounds:
         self.sep_c = None
         self.tighten = is_cpu(xp, get_device(X))
 
-    def _from_sq(self, d1, d2, x_norm, C):
+    def _nearest(self, X, C, x_sq, x_norm):
         xp, acc = self.xp, self.acc
+        labels, d1, mins = nearest_group_mins(X, C, self.perm, self.starts, xp=xp, x_sq=x_sq)
         c_max = xp.sqrt(xp.max(xp.sum(xp.astype(C, acc) ** 2, axis=1)))
         err = self.slack * (x_norm + c_max) ** 2
         u = xp.sqrt(xp.astype(d1, acc) + err)
-        l = xp.sqrt(xp.clip(xp.astype(d2, acc) - err, min=0))  # inf stays inf
-        return u, l
+        l = xp.sqrt(xp.clip(xp.astype(mins, acc) - err[:, None], min=0))  # inf stays inf
+        return labels, u, l
 
     def full(self, C):
         """Labels and tight bounds from every point against every centre."""
-        labels, d1, d2 = nearest_two(self.X, C, xp=self.xp, x_sq=self.x_sq)
-        self.labels = labels
-        self.u, self.l = self._from_sq(d1, d2, self.x_norm, C)
+        self.labels, self.u, self.l = self._nearest(self.X, C, self.x_sq, self.x_norm)
 
     def refresh(self, C, mask, count):
         """Recompute the ``count`` points of ``mask`` against every centre.
@@ -188,45 +199,37 @@ class _Bounds:
         Xm = xp.take(self.X, idx, axis=0)
         old = xp.take(self.labels, idx)
         x_sq, x_norm = xp.take(self.x_sq, idx), xp.take(self.x_norm, idx)
+        lm = xp.take(self.l, idx, axis=0)
+        fail = None
         if self.tighten:
-            return self._refresh_tight(C, mask, Xm, old, x_sq, x_norm, xp.take(self.l, idx))
-        lab, d1, d2 = nearest_two(Xm, C, xp=xp, x_sq=x_sq)
+            # Hamerly's second test on host arrays (its count is a host value):
+            # the point's own distance first, all centres only if still failing.
+            diff = Xm - xp.take(C, old, axis=0)
+            um = xp.sqrt(xp.astype(xp.sum(diff * diff, axis=1), self.acc)) * (1 + self.slack)
+            fail = um > xp.maximum(xp.min(lm, axis=1), xp.take(self.sep_c, old))
+            sub = int(xp.count_nonzero(fail))
+            if sub == 0:
+                self.moved = ()
+                self.u = masked_assign(self.u, mask, um, xp=xp, idx=idx)
+                return xp.asarray(0, dtype=self.acc, device=device)
+            j = mask_indices(fail, sub, xp=xp)
+            old_all, old = old, xp.take(old, j)
+            Xs, x_sq, x_norm = xp.take(Xm, j, axis=0), xp.take(x_sq, j), xp.take(x_norm, j)
+            count = sub
+        else:
+            Xs = Xm
+        lab, u, l = self._nearest(Xs, C, x_sq, x_norm)
         lab = xp.astype(lab, old.dtype)
         # Sums follow the moved points only while they are fewer than a third.
-        self.moved = (Xm, old, lab) if 3 * count <= self.X.shape[0] else None
+        self.moved = (Xs, old, lab) if 3 * count <= self.X.shape[0] else None
         changed = xp.count_nonzero(lab != old)
-        u, l = self._from_sq(d1, d2, x_norm, C)
-        self.labels = masked_assign(self.labels, mask, lab, xp=xp)
-        self.u = masked_assign(self.u, mask, u, xp=xp)
-        self.l = masked_assign(self.l, mask, l, xp=xp)
-        return changed
-
-    def _refresh_tight(self, C, mask, Xm, old, x_sq, x_norm, lm):
-        """Hamerly's second test, on host arrays (its count is a host value).
-
-        The failing points' own distances are computed directly first; only
-        those still failing are compared with every centre.
-        """
-        xp, acc = self.xp, self.acc
-        diff = Xm - xp.take(C, old, axis=0)
-        um = xp.sqrt(xp.astype(xp.sum(diff * diff, axis=1), acc)) * (1 + self.slack)
-        fail = um > xp.maximum(lm, xp.take(self.sep_c, old))
-        count = int(xp.count_nonzero(fail))
-        if count == 0:
-            self.moved = ()
-            self.u = masked_assign(self.u, mask, um, xp=xp)
-            return xp.asarray(0, dtype=acc, device=get_device(um))
-        j = mask_indices(fail, count, xp=xp)
-        Xs, old_s = xp.take(Xm, j, axis=0), xp.take(old, j)
-        lab, d1, d2 = nearest_two(Xs, C, xp=xp, x_sq=xp.take(x_sq, j))
-        lab = xp.astype(lab, old.dtype)
-        self.moved = (Xs, old_s, lab) if 3 * count <= self.X.shape[0] else None
-        changed = xp.count_nonzero(lab != old_s)
-        u, l = self._from_sq(d1, d2, xp.take(x_norm, j), C)
-        self.labels = masked_assign(self.labels, mask, masked_assign(old, fail, lab, xp=xp),
-                                    xp=xp)
-        self.u = masked_assign(self.u, mask, masked_assign(um, fail, u, xp=xp), xp=xp)
-        self.l = masked_assign(self.l, mask, masked_assign(lm, fail, l, xp=xp), xp=xp)
+        if fail is not None:
+            lab = masked_assign(old_all, fail, lab, xp=xp, idx=j)
+            u = masked_assign(um, fail, u, xp=xp, idx=j)
+            l = masked_assign(lm, fail, l, xp=xp, idx=j)
+        self.labels = masked_assign(self.labels, mask, lab, xp=xp, idx=idx)
+        self.u = masked_assign(self.u, mask, u, xp=xp, idx=idx)
+        self.l = masked_assign(self.l, mask, l, xp=xp, idx=idx)
         return changed
 
     def predict_failures(self, old, new):
@@ -236,23 +239,46 @@ class _Bounds:
         """
         xp, acc = self.xp, self.acc
         self._before = (self.u, self.l)
-        k = old.shape[0]
         delta = xp.sqrt(xp.sum(xp.astype(new - old, acc) ** 2, axis=1))
-        up = 1 + self.round_out
-        self.u = (self.u + xp.take(delta, self.labels)) * up
-        top = xp.argmax(delta)
-        ids = xp.arange(k, device=get_device(delta))
-        largest = xp.max(delta)
-        second = xp.max(xp.where(ids == top, xp.zeros_like(delta), delta))
-        drop = xp.where(self.labels == top, second, largest)
-        self.l = (self.l - drop) * (1 - self.round_out)
+        self.u = (self.u + xp.take(delta, self.labels)) * (1 + self.round_out)
+        # Each group's bound drops by the group's largest move.
+        moved = xp.take(delta, self.perm)
+        ends = [*self.starts[1:], delta.shape[0]]
+        drop = xp.stack([xp.max(moved[a:b]) for a, b in zip(self.starts, ends, strict=True)])
+        self.l = (self.l - drop[None, :]) * (1 - self.round_out)
         with serial_blas(xp):  # a k x k product: threads cost more than they give
             self.sep_c = half_separation(new, xp=xp, acc=acc)
-        mask = self.u > xp.maximum(self.l, xp.take(self.sep_c, self.labels))
+        bound = xp.min(self.l, axis=1) if self.l.shape[1] > 1 else self.l[:, 0]
+        mask = self.u > xp.maximum(bound, xp.take(self.sep_c, self.labels))
         return mask, xp.count_nonzero(mask)
 
     def undo_predict(self):
         self.u, self.l = self._before
+
+
+def centre_groups(C, n_groups, *, xp):
+    """A permutation of the centres and the first index of each group.
+
+    Groups of nearby centres from five Lloyd iterations on the centres
+    themselves, on the host (k x d: one small readback at the start of a
+    fit), started from evenly spaced centres; empty groups are dropped.
+    """
+    k = C.shape[0]
+    device = get_device(C)
+    if n_groups <= 1 or k < 2:
+        return xp.arange(k, device=device), (0,)
+    Cn = to_numpy(C).astype(np.float64)
+    seeds = Cn[np.linspace(0, k - 1, n_groups).astype(np.intp)]
+    for _ in range(5):
+        lab = ((Cn[:, None, :] - seeds[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+        counts = np.bincount(lab, minlength=n_groups)
+        sums = np.zeros_like(seeds)
+        np.add.at(sums, lab, Cn)
+        seeds = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], seeds)
+    order = np.argsort(lab, kind="stable")
+    counts = np.bincount(lab, minlength=n_groups)
+    starts = tuple(int(s) for s in np.concatenate([[0], np.cumsum(counts)[:-1]])[counts > 0])
+    return xp.asarray(order, dtype=xp.int64, device=device), starts
 
 
 def half_separation(C, *, xp, acc):

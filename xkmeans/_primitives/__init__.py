@@ -32,6 +32,7 @@ __all__ = [
     "mask_indices",
     "masked_assign",
     "nearest_centre",
+    "nearest_group_mins",
     "nearest_two",
     "row_sq_norms",
     "scale_rows",
@@ -72,6 +73,7 @@ _FAST_PATHS = {
                         "cupy": "_sparse_cupy"},
     # Pruned Lloyd (``_bounds`` holds the portable versions).
     "nearest_two": {"numpy": "_bounds_numpy"},
+    "nearest_group_mins": {"numpy": "_bounds_numpy"},
     "mask_indices": {"numpy": "_bounds_numpy"},
     "masked_assign": {"numpy": "_bounds_numpy", "torch": "_bounds_inplace",
                       "cupy": "_bounds_inplace"},
@@ -255,14 +257,25 @@ def nearest_two(X, C, *, xp, x_sq=None):
     return _portable.first_of_identical(labels, C, xp=xp), d1, d2
 
 
+def nearest_group_mins(X, C, perm, starts, *, xp, x_sq=None):
+    """``(labels, d1, mins)``: nearest centre, its squared distance, and per group
+    of centres the nearest other one; see ``_bounds``. Group g holds centres
+    ``perm[starts[g]:starts[g + 1]]``. Ties as ``nearest_centre``."""
+    pos, d1, mins = _bounds_impl("nearest_group_mins", xp)(
+        X, xp.take(C, perm, axis=0), starts, xp=xp, x_sq=x_sq)
+    labels = xp.take(perm, pos)
+    return _portable.first_of_identical(labels, C, xp=xp), d1, mins
+
+
 def mask_indices(mask, count, *, xp):
     """Ascending indices of a mask's ``count`` True entries (count known on the host)."""
     return _bounds_impl("mask_indices", xp)(mask, count, xp=xp)
 
 
-def masked_assign(base, mask, values, *, xp):
-    """``base`` with its ``mask`` positions set to ``values``; may write into ``base``."""
-    return _bounds_impl("masked_assign", xp)(base, mask, values, xp=xp)
+def masked_assign(base, mask, values, *, xp, idx=None):
+    """``base`` with its ``mask`` positions (``idx``, if known) set to ``values``;
+    may write into ``base``."""
+    return _bounds_impl("masked_assign", xp)(base, mask, values, xp=xp, idx=idx)
 
 
 def _sparse_impl(name: str, xp):

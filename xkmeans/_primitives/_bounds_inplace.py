@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
-def masked_assign(base, mask, values, *, xp):
-    base[mask] = values
+def masked_assign(base, mask, values, *, xp, idx=None):
+    # Integer positions touch only the updated rows; a mask is read whole.
+    base[mask if idx is None else idx] = values
     return base

@@ -58,6 +58,49 @@ def mask_indices(mask, count, *, xp):
     return np.flatnonzero(mask)
 
 
-def masked_assign(base, mask, values, *, xp):
-    base[mask] = values
+def masked_assign(base, mask, values, *, xp, idx=None):
+    # Integer positions touch only the updated rows; a mask is read whole.
+    base[mask if idx is None else idx] = values
     return base
+
+
+def nearest_group_mins(X, C, starts, *, xp, x_sq=None):
+    """``nearest_two``'s tiles, with one minimum per group of centres."""
+    n, k = X.shape[0], C.shape[0]
+    t = len(starts)
+    X = np.ascontiguousarray(X)
+    C = np.ascontiguousarray(C, dtype=X.dtype)
+    if x_sq is None:
+        x_sq = np.einsum("ij,ij->i", X, X)
+    c_sq = np.einsum("ij,ij->i", C, C)
+    CT = np.ascontiguousarray(-2 * C.T)
+    pos = np.empty(n, dtype=np.int64)
+    d1 = np.empty(n, dtype=X.dtype)
+    mins = np.empty((n, t), dtype=X.dtype)
+    rows = chunk_rows(n, 2 * k * X.dtype.itemsize, xp=xp, device="cpu", cap=1 << 13)
+    # Segment minima over the groups' column ranges in one call.
+    seg = np.asarray(starts, dtype=np.intp)
+
+    def tile(a, b):
+        d = X[a:b] @ CT
+        d += c_sq
+        p = np.argmin(d, axis=1)
+        r = np.arange(b - a)
+        np.add(d[r, p], x_sq[a:b], out=d1[a:b])
+        d[r, p] = np.inf
+        m = np.minimum.reduceat(d, seg, axis=1)
+        m += x_sq[a:b, None]
+        mins[a:b] = m
+        pos[a:b] = p
+
+    blocks = [(a, min(a + rows, n)) for a in range(0, n, rows)]
+    with _kernel_context():
+        if len(blocks) < 2 or _n_threads() < 2:
+            for a, b in blocks:
+                tile(a, b)
+        else:
+            for f in [_pool().submit(tile, a, b) for a, b in blocks]:
+                f.result()
+    np.maximum(d1, 0, out=d1)
+    np.maximum(mins, 0, out=mins)
+    return pos, d1, mins
