@@ -51,9 +51,28 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         target = pathlib.Path(tmp) / "test_k_means_xkmeans.py"
         target.write_text(source.replace(_ORIGINAL, _SWAPPED, 1))
+        report = pathlib.Path(tmp) / "report.xml"
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--rootdir", tmp, "-p", "sklearn.conftest", "-W", "ignore::DeprecationWarning", str(target), *pytest_args]
-        return subprocess.call(cmd, cwd=tmp)
+               "--rootdir", tmp, "-p", "sklearn.conftest", "-W", "ignore::DeprecationWarning",
+               f"--junitxml={report}", str(target), *pytest_args]
+        rc = subprocess.call(cmd, cwd=tmp)
+        _summary(report)
+        return rc
+
+
+def _summary(report: pathlib.Path) -> None:
+    """One line of counts (scikit-learn's conftest hides pytest's own)."""
+    import xml.etree.ElementTree as ET
+
+    if not report.exists():
+        return
+    suite = ET.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    total, failed, errors, skipped = (int(suite.get(k, 0))
+                                      for k in ("tests", "failures", "errors", "skipped"))
+    passed = total - failed - errors - skipped
+    print(f"test_k_means.py with xkmeans: {passed} passed, {failed} failed, "
+          f"{errors} errors, {skipped} skipped")
 
 
 if __name__ == "__main__":
