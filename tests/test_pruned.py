@@ -183,8 +183,8 @@ def test_half_separation():
 
 
 def test_bound_primitives_fast_equals_portable(backend):
-    """nearest_two, nearest_group_mins, mask_indices, masked_assign: fast == portable."""
-    from xkmeans._primitives import mask_indices, masked_assign, nearest_group_mins, nearest_two
+    """nearest_group_mins, mask_indices, masked_assign: fast paths == portable."""
+    from xkmeans._primitives import mask_indices, masked_assign, nearest_group_mins
 
     xp = _namespace(backend)
     rng = np.random.default_rng(5)
@@ -192,19 +192,20 @@ def test_bound_primitives_fast_equals_portable(backend):
     C = backend.asarray(np.concatenate([rng.normal(size=(6, 5)), np.zeros((1, 5))]))
     mask_np = rng.uniform(size=300) < 0.3
     mask = backend.asarray(mask_np)
+    ident = xp.arange(7, device=backend.device)
+    perm = xp.asarray([3, 0, 6, 1, 4, 2, 5], device=backend.device)
     out = {}
     for fast in (True, False):
         with xkmeans.config_context(fast_paths=fast):
-            lab, d1, d2 = nearest_two(X, C, xp=xp)
+            lab, d1, d2 = nearest_group_mins(X, C, ident, (0,), xp=xp)
             idx = mask_indices(mask, int(mask_np.sum()), xp=xp)
             base = xp.zeros((300,), dtype=d1.dtype, device=backend.device)
             put = masked_assign(base, mask, xp.take(d1, idx), xp=xp)
             base = xp.zeros((300,), dtype=d1.dtype, device=backend.device)
             put_idx = masked_assign(base, mask, xp.take(d1, idx), xp=xp, idx=idx)
-            perm = xp.asarray([3, 0, 6, 1, 4, 2, 5], device=backend.device)
             g_lab, g_d1, mins = nearest_group_mins(X, C, perm, (0, 2, 5), xp=xp)
-        out[fast] = [backend.to_numpy(a) for a in (lab, d1, d2, idx, put, put_idx, g_lab, g_d1,
-                                                   mins)]
+        out[fast] = [backend.to_numpy(a) for a in (lab, d1, d2[:, 0], idx, put, put_idx, g_lab,
+                                                   g_d1, mins)]
     for a, b in zip(out[True], out[False], strict=True):
         np.testing.assert_allclose(a, b, rtol=backend.rtol, atol=1e-5)
     lab, d1, d2, idx, put, put_idx, g_lab, g_d1, mins = out[False]
@@ -217,16 +218,21 @@ def test_bound_primitives_fast_equals_portable(backend):
     Xn, Cn = backend.to_numpy(X), backend.to_numpy(C)
     exact = ((Xn[:, None, :].astype(float) - Cn[None]) ** 2).sum(-1)
     srt = np.sort(exact, axis=1)
+    np.testing.assert_array_equal(lab, exact.argmin(axis=1))
     np.testing.assert_allclose(d1, srt[:, 0], rtol=backend.rtol, atol=1e-5)
     np.testing.assert_allclose(d2, srt[:, 1], rtol=backend.rtol, atol=1e-5)
     np.testing.assert_allclose(put, np.where(mask_np, d1, 0))
 
 
-def test_nearest_two_one_centre():
-    from xkmeans._primitives import nearest_two
+def test_group_mins_one_centre_and_identical_centres():
+    from xkmeans._primitives import nearest_group_mins
 
     X = np.arange(6.0).reshape(3, 2)
+    C = np.array([[9.0, 9.0], [0.0, 1.0], [0.0, 1.0]])
     for fast in (True, False):
         with xkmeans.config_context(fast_paths=fast):
-            lab, _, d2 = nearest_two(X, X[:1], xp=np)
-        assert lab.tolist() == [0, 0, 0] and np.isinf(d2).all()
+            lab, _, d2 = nearest_group_mins(X, X[:1], np.arange(1), (0,), xp=np)
+            assert lab.tolist() == [0, 0, 0] and np.isinf(d2).all()
+            # Identical centres: the lowest index, whatever the group order.
+            lab, _, _ = nearest_group_mins(X, C, np.array([2, 0, 1]), (0, 1), xp=np)
+            assert lab.tolist() == [1, 1, 1]

@@ -33,7 +33,6 @@ __all__ = [
     "masked_assign",
     "nearest_centre",
     "nearest_group_mins",
-    "nearest_two",
     "row_sq_norms",
     "scale_rows",
     "self_kneighbors",
@@ -72,7 +71,6 @@ _FAST_PATHS = {
     "sparse_to_dense": {"numpy": "_sparse_numpy", "torch": "_sparse_torch",
                         "cupy": "_sparse_cupy"},
     # Pruned Lloyd (``_bounds`` holds the portable versions).
-    "nearest_two": {"numpy": "_bounds_numpy"},
     "nearest_group_mins": {"numpy": "_bounds_numpy"},
     "mask_indices": {"numpy": "_bounds_numpy"},
     "masked_assign": {"numpy": "_bounds_numpy", "torch": "_bounds_inplace",
@@ -248,13 +246,6 @@ def _bounds_impl(name: str, xp):
     from . import _bounds
 
     return _impl(name, xp) or getattr(_bounds, name)
-
-
-def nearest_two(X, C, *, xp, x_sq=None):
-    """``(labels, d1, d2)``: nearest centre, squared distances to it and to the
-    nearest other centre (dense X); see ``_bounds``. Ties as ``nearest_centre``."""
-    labels, d1, d2 = _bounds_impl("nearest_two", xp)(X, C, xp=xp, x_sq=x_sq)
-    return _portable.first_of_identical(labels, C, xp=xp), d1, d2
 
 
 def nearest_group_mins(X, C, perm, starts, *, xp, x_sq=None):

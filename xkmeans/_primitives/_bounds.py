@@ -1,7 +1,8 @@
 """Portable primitives for the pruned (bounded) Lloyd iteration.
 
 The standard has no scatter and no ``topk``; these do what the pruned loop
-needs with what it has: the two nearest centres of some rows, the indices of
+needs with what it has: the nearest centre of some rows and, per group of
+centres, the nearest other one, the indices of
 a mask whose size is already known on the host (no readback), and writing
 values back at a mask's positions.
 """
@@ -12,42 +13,6 @@ import itertools
 
 from .._backend import chunk_rows, get_device, itemsize, row_chunks
 from ._portable import sq_distances
-
-
-def nearest_two(X, C, *, xp, x_sq=None):
-    """Nearest centre, and the squared distances to the nearest and second nearest.
-
-    Parameters
-    ----------
-    X : array of shape (n_samples, n_features)
-    C : array of shape (n_centres, n_features)
-    x_sq : array of shape (n_samples,), optional
-
-    Returns
-    -------
-    labels : integer array of shape (n_samples,)
-        Lowest index among exact ties.
-    d1, d2 : arrays of shape (n_samples,), X's dtype
-        |x|^2 - 2 x.c + |c|^2 (clipped at 0) for the nearest centre and for
-        the nearest other one (``inf`` when there is one centre).
-    """
-    n, k = X.shape[0], C.shape[0]
-    device = get_device(X)
-    c_sq = xp.sum(C * C, axis=1)
-    cols = xp.arange(k, device=device)
-    rows = chunk_rows(n, 5 * k * itemsize(xp, X.dtype), xp=xp, device=device)
-    out = ([], [], [])
-    for a, b in row_chunks(n, rows):
-        d = sq_distances(X[a:b, ...], C, xp=xp, x_sq=None if x_sq is None else x_sq[a:b],
-                         c_sq=c_sq)
-        lab = xp.argmin(d, axis=1)
-        out[0].append(lab)
-        out[1].append(xp.min(d, axis=1))
-        rest = xp.where(cols[None, :] == lab[:, None], xp.inf, d)
-        out[2].append(xp.min(rest, axis=1))
-    if n == 0 or len(out[0]) == 1:
-        return tuple(p[0] for p in out)
-    return tuple(xp.concat(p) for p in out)
 
 
 def mask_indices(mask, count, *, xp):
