@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
+from ._config import get_config
 from ._lloyd import _means, _relocate_empty, lloyd, weighted_total
 from ._primitives import (
     grouped_sum,
@@ -78,6 +79,12 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
     # (minus at the old label, plus at the new), in the widest float, so an
     # iteration costs about its recomputed points; counts stay exact integers.
     incremental = weights is None and is_cpu(xp, device)
+    # Host arrays: X in the summing dtype once, not once per full M-step,
+    # where the copy fits the working-memory budget.
+    X_sum = X
+    budget = get_config()["working_memory"] * 2**20
+    if is_cpu(xp, device) and X.dtype != acc and X.size * itemsize(xp, acc) <= budget:
+        X_sum = xp.astype(X, acc)
     sums = counts = None
     strict = False
     n_iter = 0
@@ -88,7 +95,7 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
                    else xp.asarray(n, dtype=acc, device=device))
         labels = bounds.labels
         if sums is None or not incremental or bounds.moved is None:
-            sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
+            sums, counts = grouped_sum(X_sum, labels, weights, k, xp=xp)
         elif bounds.moved:
             Xm, lo, ln = bounds.moved
             one = xp.ones((Xm.shape[0],), dtype=X.dtype, device=device)
@@ -103,7 +110,7 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
         stats = to_numpy(stats).astype(float)  # the one readback of the iteration
         if stats[2] > 0:
             dist2 = dist_to_own(X, centres, labels, xp=xp)
-            sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
+            sums, counts = _relocate_empty(X_sum, weights, labels, dist2, sums, counts, xp=xp)
             new = _means(sums, counts, X.dtype, xp=xp)
             sums = None  # recomputed from the labels next time, as Lloyd does
             bounds.undo_predict()
