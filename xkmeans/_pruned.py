@@ -83,7 +83,7 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
     # where the copy fits the working-memory budget.
     X_sum = X
     budget = get_config()["working_memory"] * 2**20
-    if is_cpu(xp, device) and X.dtype != acc and X.size * itemsize(xp, acc) <= budget:
+    if is_cpu(xp, device) and X.dtype != acc and n * X.shape[1] * itemsize(xp, acc) <= budget:
         X_sum = xp.astype(X, acc)
     sums = counts = None
     strict = False
