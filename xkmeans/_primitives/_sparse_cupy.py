@@ -16,7 +16,7 @@ def sparse_grouped_sum(X, labels, weights, n_groups, *, xp):
 
     n = X.shape[0]
     w = cupy.ones(n) if weights is None else weights.astype(cupy.float64)
-    onehot = csp.csr_matrix((w, (labels, cupy.arange(n))), shape=(n_groups, n))
+    onehot = csp.coo_matrix((w, (labels, cupy.arange(n))), shape=(n_groups, n)).tocsr()
     sums = (onehot @ X.to_native().astype(cupy.float64)).toarray()
     counts = cupy.bincount(labels, weights=w, minlength=n_groups)
     return sums, counts
