@@ -36,6 +36,7 @@ __all__ = [
     "row_sq_norms",
     "scale_rows",
     "self_kneighbors",
+    "self_radius_neighbors",
     "serial_blas",
     "sparse_mean_variance",
     "sq_distances",
@@ -49,6 +50,7 @@ _FAST_PATHS = {
     "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "self_kneighbors": {"numpy": "_numpy", "cupy": "_cupy", "torch": "_torch"},
+    "self_radius_neighbors": {"numpy": "_numpy"},
     "connected_components": {"numpy": "_numpy"},
     # Shift-invert eigensolver for the normalized Laplacian: fast path only;
     # elsewhere the spectral embedding runs LOBPCG (Array API).
@@ -218,6 +220,12 @@ def csr_matmul(indptr, indices, data, V, *, xp):
 def self_kneighbors(X, k, *, xp):
     """Each row's k nearest rows (itself first): ``(distances, indices)``."""
     return _impl("self_kneighbors", xp)(X, k, xp=xp)
+
+
+def self_radius_neighbors(X, radius, *, xp, return_distance=True):
+    """``(indptr, indices, distances)``: each row's rows within ``radius`` (itself
+    included, ascending) as CSR arrays; see ``_portable``."""
+    return _impl("self_radius_neighbors", xp)(X, radius, xp=xp, return_distance=return_distance)
 
 
 def connected_components(indptr, indices, *, xp):

@@ -306,3 +306,34 @@ def laplacian_eigsh(indptr, indices, data, dinv, n_vectors, v0, tol, *, xp):
     laplacian = (sp.eye(n, format="csr") - scale @ A @ scale).tocsr()
     vals, vecs = eigsh(laplacian, k=n_vectors, sigma=-1e-5, which="LM", tol=tol, v0=v0)
     return vecs[:, np.argsort(vals)]
+
+
+def self_radius_neighbors(X, radius, *, xp, return_distance=True):
+    """SciPy's k-d tree pair search in low dimension; the portable search otherwise.
+
+    ``cKDTree.query_pairs`` finds each pair once, in float64, by the same
+    sum of squared coordinate differences against radius^2 as scikit-learn's
+    k-d tree; both directions and each row itself are added and one sort of
+    the int64 keys ``row * n + col`` lays them out as CSR.
+    """
+    from ._portable import self_radius_neighbors as portable
+
+    n, d = X.shape
+    if d > 16 or n <= 256:
+        return portable(X, radius, xp=xp, return_distance=return_distance)
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(X).query_pairs(float(radius), output_type="ndarray").astype(np.int64)
+    i, j = pairs[:, 0], pairs[:, 1]
+    del pairs
+    diag = np.arange(n, dtype=np.int64)
+    key = np.concatenate([i * n + j, j * n + i, diag * (n + 1)])
+    key.sort()
+    rows, cols = np.divmod(key, n)
+    del key
+    indptr = np.searchsorted(rows, np.arange(n + 1, dtype=np.int64))
+    dist = None
+    if return_distance:
+        Xa = X.astype(np.float64, copy=False)
+        dist = np.sqrt(((Xa[rows] - Xa[cols]) ** 2).sum(axis=1)).astype(X.dtype)
+    return indptr, cols, dist

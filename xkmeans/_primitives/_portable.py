@@ -329,3 +329,62 @@ def connected_components(indptr, indices, *, xp):
         p = q
     roots = xp.unique_values(p)
     return int(roots.shape[0]), xp.searchsorted(roots, p)
+
+
+def self_radius_neighbors(X, radius, *, xp, return_distance=True):
+    """Every pair of rows of X at Euclidean distance ``<= radius``, as CSR arrays.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    radius : float, >= 0
+    return_distance : bool
+        Whether to return the distances (otherwise ``None`` in their place).
+
+    Returns
+    -------
+    indptr : int64 array of shape (n_samples + 1,)
+    indices : int64 array of shape (nnz,)
+        Row ``i``'s neighbours, ascending, itself included.
+    distances : array of shape (nnz,), X's dtype, or None
+
+    Notes
+    -----
+    Per chunk of rows, |x|^2 - 2 x.y + |y|^2 on centred data (a matrix
+    product) picks the candidates, with a margin that bounds its rounding;
+    each candidate pair is then decided by the difference form
+    sum_j (x_j - y_j)^2 in the widest float of the device, compared with
+    radius^2, the arithmetic of scikit-learn's k-d tree. So the relation is
+    symmetric and matches scikit-learn's except where the two sum the
+    features in another order. Never more than one chunk of the n x n
+    matrix exists at a time.
+    """
+    device = get_device(X)
+    n, d = X.shape
+    acc = acc_dtype(xp, device)
+    r2 = float(radius) ** 2
+    Xa = xp.astype(X, acc)
+    Xc = X - xp.astype(xp.mean(Xa, axis=0), X.dtype)
+    x_sq = xp.sum(Xc * Xc, axis=1)
+    # Rounding of the expanded form: a few ulps of (d + 4) (|x|^2 + |y|^2).
+    u = xp.finfo(X.dtype).eps
+    margin = r2 * (1 + 4 * u) + 8 * (d + 4) * u * xp.max(x_sq)
+    rows = chunk_rows(n, (2 * itemsize(xp, X.dtype) + 1) * n, xp=xp, device=device)
+    out_r, out_c, out_d = [], [], []
+    for a, b in row_chunks(n, rows):
+        d2 = sq_distances(Xc[a:b, ...], Xc, xp=xp, x_sq=x_sq[a:b], c_sq=x_sq)
+        r, c = xp.nonzero(d2 <= margin)
+        del d2
+        r = xp.astype(r, xp.int64) + a
+        c = xp.astype(c, xp.int64)
+        diff = xp.take(Xa, r, axis=0) - xp.take(Xa, c, axis=0)
+        e2 = xp.sum(diff * diff, axis=1)
+        keep = e2 <= r2
+        out_r.append(r[keep])
+        out_c.append(c[keep])
+        if return_distance:
+            out_d.append(xp.astype(xp.sqrt(e2[keep]), X.dtype))
+    cat = (lambda parts: parts[0]) if len(out_r) == 1 else xp.concat
+    r, c = cat(out_r), cat(out_c)
+    indptr = xp.searchsorted(r, xp.arange(n + 1, dtype=xp.int64, device=device))
+    return xp.astype(indptr, xp.int64), c, (cat(out_d) if return_distance else None)
