@@ -236,3 +236,32 @@ def test_group_mins_one_centre_and_identical_centres():
             # Identical centres: the lowest index, whatever the group order.
             lab, _, _ = nearest_group_mins(X, C, np.array([2, 0, 1]), (0, 1), xp=np)
             assert lab.tolist() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("n_groups", [1, 3])
+def test_bound_update_fast_equals_portable(backend, n_groups):
+    from xkmeans._primitives import bound_update
+
+    xp = _namespace(backend)
+    rng = np.random.default_rng(6)
+    n, k = 70_000, 9  # more than one block of the NumPy fast path
+    u = rng.uniform(0, 2, n)
+    l = rng.uniform(0, 2, (n, n_groups))
+    labels = rng.integers(k, size=n)
+    delta, sep = rng.uniform(0, 0.3, k), rng.uniform(0, 1, k)
+    drop = rng.uniform(0, 0.3, n_groups)
+    args = [backend.asarray(a, dtype="float64" if a.dtype.kind == "f" and backend.dtype ==
+                            "float64" else None) for a in (u, l, labels, delta, drop, sep)]
+    out = {}
+    for fast in (True, False):
+        with xkmeans.config_context(fast_paths=fast):
+            res = bound_update(*args, 1e-15, xp=xp)
+        out[fast] = [backend.to_numpy(a) for a in res]
+    for a, b in zip(out[True], out[False], strict=True):
+        np.testing.assert_array_equal(a, b)
+    u2 = (u + delta[labels]) * (1 + 1e-15)
+    l2 = (l - drop) * (1 - 1e-15)
+    mask = u2 > np.maximum(l2.min(axis=1), sep[labels])
+    np.testing.assert_allclose(out[False][0], u2, rtol=backend.rtol)
+    assert (out[False][2] != mask).sum() <= (0 if backend.dtype == "float64" else n // 1000)
+    assert int(out[False][3]) == int(out[False][2].sum())

@@ -37,6 +37,7 @@ from ._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_c
 from ._config import get_config
 from ._lloyd import _means, _relocate_empty, lloyd, weighted_total
 from ._primitives import (
+    bound_update,
     grouped_sum,
     mask_indices,
     masked_assign,
@@ -252,17 +253,15 @@ class _Bounds:
         xp, acc = self.xp, self.acc
         self._before = (self.u, self.l)
         delta = xp.sqrt(xp.sum(xp.astype(new - old, acc) ** 2, axis=1))
-        self.u = (self.u + xp.take(delta, self.labels)) * (1 + self.round_out)
         # Each group's bound drops by the group's largest move.
         moved = xp.take(delta, self.perm)
         ends = [*self.starts[1:], delta.shape[0]]
         drop = xp.stack([xp.max(moved[a:b]) for a, b in zip(self.starts, ends, strict=True)])
-        self.l = (self.l - drop[None, :]) * (1 - self.round_out)
         with serial_blas(xp):  # a k x k product: threads cost more than they give
             self.sep_c = half_separation(new, xp=xp, acc=acc)
-        bound = xp.min(self.l, axis=1) if self.l.shape[1] > 1 else self.l[:, 0]
-        mask = self.u > xp.maximum(bound, xp.take(self.sep_c, self.labels))
-        return mask, xp.count_nonzero(mask)
+        self.u, self.l, mask, count = bound_update(
+            self.u, self.l, self.labels, delta, drop, self.sep_c, self.round_out, xp=xp)
+        return mask, count
 
     def undo_predict(self):
         self.u, self.l = self._before

@@ -20,6 +20,7 @@ from . import _portable
 __all__ = [
     "affinity_row_norms",
     "affinity_sweep",
+    "bound_update",
     "connected_components",
     "csr_matmul",
     "fused_lloyd_step",
@@ -74,6 +75,7 @@ _FAST_PATHS = {
                         "cupy": "_sparse_cupy"},
     # Pruned Lloyd (``_bounds`` holds the portable versions).
     "nearest_group_mins": {"numpy": "_bounds_numpy"},
+    "bound_update": {"numpy": "_bounds_numpy"},
     "mask_indices": {"numpy": "_bounds_numpy"},
     "masked_assign": {"numpy": "_bounds_numpy", "torch": "_bounds_inplace",
                       "cupy": "_bounds_inplace"},
@@ -264,6 +266,11 @@ def nearest_group_mins(X, C, perm, starts, *, xp, x_sq=None):
         X, xp.take(C, perm, axis=0), starts, xp=xp, x_sq=x_sq)
     labels = xp.take(perm, pos)
     return _portable.first_of_identical(labels, C, xp=xp), d1, mins
+
+
+def bound_update(u, l, labels, delta, drop, sep, round_out, *, xp):
+    """Move pruning bounds with the centres: ``(u, l, mask, count)``; see ``_bounds``."""
+    return _bounds_impl("bound_update", xp)(u, l, labels, delta, drop, sep, round_out, xp=xp)
 
 
 def mask_indices(mask, count, *, xp):

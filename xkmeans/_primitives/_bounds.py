@@ -81,3 +81,36 @@ def nearest_group_mins(X, C, starts, *, xp, x_sq=None):
     if n == 0 or len(out[0]) == 1:
         return tuple(p[0] for p in out)
     return tuple(xp.concat(p) for p in out)
+
+
+def bound_update(u, l, labels, delta, drop, sep, round_out, *, xp):
+    """Move the bounds with the centres; the points whose bounds fail.
+
+    Parameters
+    ----------
+    u : array of shape (n,)
+        Upper bounds on each point's distance to its centre.
+    l : array of shape (n, n_groups)
+        Lower bounds on the distance to the other centres, per group.
+    labels : integer array of shape (n,)
+    delta : array of shape (n_centres,)
+        How far each centre moved.
+    drop : array of shape (n_groups,)
+        The largest move in each group.
+    sep : array of shape (n_centres,)
+        Half the distance from each centre to its nearest other centre.
+    round_out : float
+        Relative widening of the bounds that covers the updates' rounding.
+
+    Returns
+    -------
+    u, l : new arrays, the moved bounds
+    mask : boolean array of shape (n,)
+        ``u > max(min(l), sep[label])``: the points that may change label.
+    count : integer device scalar, the number of True entries of ``mask``
+    """
+    u = (u + xp.take(delta, labels)) * (1 + round_out)
+    l = (l - drop[None, :]) * (1 - round_out)
+    bound = xp.min(l, axis=1) if l.shape[1] > 1 else l[:, 0]
+    mask = u > xp.maximum(bound, xp.take(sep, labels))
+    return u, l, mask, xp.count_nonzero(mask)

@@ -64,3 +64,35 @@ def nearest_group_mins(X, C, starts, *, xp, x_sq=None):
     np.maximum(d1, 0, out=d1)
     np.maximum(mins, 0, out=mins)
     return pos, d1, mins
+
+
+def bound_update(u, l, labels, delta, drop, sep, round_out, *, xp):
+    """The portable passes fused per cache-sized block, blocks on all cores."""
+    n = u.shape[0]
+    u2, l2 = np.empty_like(u), np.empty_like(l)
+    mask = np.empty(n, dtype=bool)
+    counts = []
+    up, down = 1 + round_out, 1 - round_out
+
+    def block(a, b):
+        t = np.take(delta, labels[a:b])
+        np.add(u[a:b], t, out=u2[a:b])
+        u2[a:b] *= up
+        np.subtract(l[a:b], drop, out=l2[a:b])
+        l2[a:b] *= down
+        bound = l2[a:b, 0] if l.shape[1] == 1 else l2[a:b].min(axis=1)
+        np.take(sep, labels[a:b], out=t)
+        np.maximum(t, bound, out=t)
+        np.greater(u2[a:b], t, out=mask[a:b])
+        return int(np.count_nonzero(mask[a:b]))
+
+    blocks = [(a, min(a + _BOUND_BLOCK, n)) for a in range(0, n, _BOUND_BLOCK)]
+    if len(blocks) < 2 or _n_threads() < 2:
+        counts = [block(a, b) for a, b in blocks]
+    else:
+        counts = [f.result() for f in [_pool().submit(block, a, b) for a, b in blocks]]
+    return u2, l2, mask, np.asarray(sum(counts))
+
+
+# Rows per block of bound_update: its few float64 temporaries stay in L2.
+_BOUND_BLOCK = 1 << 15
