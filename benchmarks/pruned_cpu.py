@@ -13,6 +13,7 @@ Rows (float32, data from ``benchmarks.workloads``):
 Usage::
 
     python -m benchmarks.pruned_cpu [--rows fit,init] [--repeats 1] [--quick]
+        [--cases colour-k64,embeddings] [--impls xkmeans-lloyd,xkmeans-elkan]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _time(fn):
     return time.perf_counter() - t, out
 
 
-def fit_rows(cases, repeats):
+def fit_rows(cases, repeats, only=None):
     from sklearn.cluster import KMeans as SKKMeans
 
     from xkmeans import KMeans
@@ -48,6 +49,8 @@ def fit_rows(cases, repeats):
         init = initial_centres(X, k)
         impls = {f"{lib}-{alg}": (cls, alg) for lib, cls in
                  (("sklearn", SKKMeans), ("xkmeans", KMeans)) for alg in ("lloyd", "elkan")}
+        if only:
+            impls = {m: v for m, v in impls.items() if m in only or m == "sklearn-lloyd"}
         times = {m: [] for m in impls}
         fitted = {}
         for _ in range(repeats):
@@ -59,8 +62,9 @@ def fit_rows(cases, repeats):
         base = float(np.median(times["sklearn-lloyd"]))
         for m, est in fitted.items():
             t = float(np.median(times[m]))
+            runs = " ".join(f"{x:.2f}" for x in times[m])
             print(f"{name:12} {m:16} {t:8.2f} {est.n_iter_:6d} {est.inertia_:14.6g} "
-                  f"{t / base:10.2f}", flush=True)
+                  f"{t / base:10.2f}   runs: {runs}", flush=True)
 
 
 def init_rows(key, k, repeats, seeds):
@@ -98,13 +102,15 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="small data, for a smoke test")
     p.add_argument("--cases", default=None, help="comma-separated subset of the fit cases")
+    p.add_argument("--impls", default=None,
+                   help="comma-separated subset of the fit rows (sklearn-lloyd always runs)")
     args = p.parse_args(argv)
     cases = QUICK_CASES if args.quick else FIT_CASES
     if args.cases:
         cases = {c: cases[c] for c in args.cases.split(",")}
     rows = args.rows.split(",")
     if "fit" in rows:
-        fit_rows(cases, args.repeats)
+        fit_rows(cases, args.repeats, args.impls.split(",") if args.impls else None)
     if "init" in rows:
         key, k = cases["embeddings"]
         init_rows(key, k, args.repeats, range(2 if args.quick else 3))

@@ -244,7 +244,7 @@ def test_bound_update_fast_equals_portable(backend, n_groups):
 
     xp = _namespace(backend)
     rng = np.random.default_rng(6)
-    n, k = 70_000, 9  # more than one block of the NumPy fast path
+    n, k = 40_000, 9  # more than one block of the NumPy fast path
     u = rng.uniform(0, 2, n)
     l = rng.uniform(0, 2, (n, n_groups))
     labels = rng.integers(k, size=n)
