@@ -9,17 +9,20 @@ from ._affinity_propagation import AffinityPropagation
 from ._backend import MixedArrayError
 from ._choose_k import choose_k
 from ._config import config_context, get_config, set_config
+from ._dbscan import DBSCAN
 from ._kmeans import KMeans
 from ._mean_shift import MeanShift, estimate_bandwidth
 from ._minibatch import MiniBatchKMeans
 from ._mixture import GaussianMixture
 from ._neighbors import CSRGraph, kneighbors, kneighbors_graph
+from ._radius import radius_neighbors, radius_neighbors_graph
 from ._spectral import SpectralClustering
 from .quantize import dequantize, psnr, quantize
 
 __all__ = [
     "AffinityPropagation",
     "CSRGraph",
+    "DBSCAN",
     "GaussianMixture",
     "KMeans",
     "MeanShift",
@@ -35,6 +38,8 @@ __all__ = [
     "kneighbors_graph",
     "psnr",
     "quantize",
+    "radius_neighbors",
+    "radius_neighbors_graph",
     "set_config",
 ]
 __version__ = "0.1.0"
