@@ -4,6 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from xkmeans import (
+    DBSCAN,
     AffinityPropagation,
     GaussianMixture,
     KMeans,
@@ -34,7 +35,7 @@ def _expected_failed(estimator):
 
 @parametrize_with_checks(
     [KMeans(), MiniBatchKMeans(), SpectralClustering(n_clusters=2, n_neighbors=5),
-     GaussianMixture(), MeanShift(), AffinityPropagation()],
+     GaussianMixture(), MeanShift(), AffinityPropagation(), DBSCAN()],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_estimator_checks(estimator, check):

@@ -88,8 +88,11 @@ def _core_clusters(indptr, indices, core, *, symmetric, xp, device):
         key = xp.sort(xp.concat([r * n + c, c * n + r]))
         cc_indptr = xp.searchsorted(key // n, xp.concat([nodes, nodes[-1:] + 1]))
         cc_indices = key % n
-    _, comp = prims.connected_components(cc_indptr, cc_indices, xp=xp)
-    comp = xp.astype(comp, xp.int64)
+    if cc_indices.shape[0]:
+        _, comp = prims.connected_components(cc_indptr, cc_indices, xp=xp)
+        comp = xp.astype(comp, xp.int64)
+    else:  # no two core samples are neighbours (the portable search needs an edge)
+        comp = nodes
     roots = xp.unique_values(comp[core])
     return xp.searchsorted(roots, comp), int(roots.shape[0]), rows, cols
 
