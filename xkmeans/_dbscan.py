@@ -81,8 +81,8 @@ def _core_clusters(indptr, indices, core, *, symmetric, xp, device):
     cols = xp.astype(indices, xp.int64)
     both = xp.take(core, rows) & xp.take(core, cols)
     if symmetric:
-        kept = xp.cumulative_sum(xp.astype(both, xp.int64), include_initial=True)
-        cc_indptr, cc_indices = xp.take(kept, indptr), cols[both]
+        cc_indptr = xp.searchsorted(rows[both], xp.concat([nodes, nodes[-1:] + 1]))
+        cc_indices = cols[both]
     else:  # a precomputed matrix may not be symmetric: join both directions
         r, c = rows[both], cols[both]
         key = xp.sort(xp.concat([r * n + c, c * n + r]))

@@ -323,17 +323,24 @@ def self_radius_neighbors(X, radius, *, xp, return_distance=True):
         return portable(X, radius, xp=xp, return_distance=return_distance)
     from scipy.spatial import cKDTree
 
-    pairs = cKDTree(X).query_pairs(float(radius), output_type="ndarray").astype(np.int64)
+    pairs = cKDTree(X).query_pairs(float(radius), output_type="ndarray")
+    m = pairs.shape[0]
+    # Keys row * n + col of both directions and the diagonal, built in place
+    # (large fresh temporaries cost more than the arithmetic).
+    key = np.empty(2 * m + n, dtype=np.int64)
     i, j = pairs[:, 0], pairs[:, 1]
-    del pairs
-    diag = np.arange(n, dtype=np.int64)
-    key = np.concatenate([i * n + j, j * n + i, diag * (n + 1)])
+    np.multiply(i, n, out=key[:m])
+    key[:m] += j
+    np.multiply(j, n, out=key[m:2 * m])
+    key[m:2 * m] += i
+    del pairs, i, j
+    np.multiply(np.arange(n, dtype=np.int64), n + 1, out=key[2 * m:])
     key.sort()
-    rows, cols = np.divmod(key, n)
-    del key
-    indptr = np.searchsorted(rows, np.arange(n + 1, dtype=np.int64))
+    indptr = np.searchsorted(key, np.arange(n + 1, dtype=np.int64) * n)
+    cols = np.remainder(key, n, out=key)
     dist = None
     if return_distance:
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
         Xa = X.astype(np.float64, copy=False)
         dist = np.sqrt(((Xa[rows] - Xa[cols]) ** 2).sum(axis=1)).astype(X.dtype)
     return indptr, cols, dist
