@@ -20,9 +20,9 @@ from ._spectral import SpectralClustering
 from .quantize import dequantize, psnr, quantize
 
 __all__ = [
+    "DBSCAN",
     "AffinityPropagation",
     "CSRGraph",
-    "DBSCAN",
     "GaussianMixture",
     "KMeans",
     "MeanShift",
