@@ -78,9 +78,11 @@ def _core_clusters(indptr, indices, core, *, symmetric, xp, device):
     n = core.shape[0]
     nodes = xp.arange(n, dtype=xp.int64, device=device)
     rows = xp.repeat(nodes, indptr[1:] - indptr[:-1])
-    cols = xp.astype(indices, xp.int64)
+    cols = xp.astype(indices, xp.int64, copy=False)
     both = xp.take(core, rows) & xp.take(core, cols)
     if symmetric:
+        if prims.components_from_one_triangle(xp):
+            both = both & (cols > rows)
         cc_indptr = xp.searchsorted(rows[both], xp.concat([nodes, nodes[-1:] + 1]))
         cc_indices = cols[both]
     else:  # a precomputed matrix may not be symmetric: join both directions
@@ -90,7 +92,7 @@ def _core_clusters(indptr, indices, core, *, symmetric, xp, device):
         cc_indices = key % n
     if cc_indices.shape[0]:
         _, comp = prims.connected_components(cc_indptr, cc_indices, xp=xp)
-        comp = xp.astype(comp, xp.int64)
+        comp = xp.astype(comp, xp.int64, copy=False)
     else:  # no two core samples are neighbours (the portable search needs an edge)
         comp = nodes
     roots = xp.unique_values(comp[core])

@@ -235,6 +235,12 @@ def connected_components(indptr, indices, *, xp):
     return _impl("connected_components", xp)(indptr, indices, xp=xp)
 
 
+def components_from_one_triangle(xp) -> bool:
+    """True if ``connected_components`` reads a graph in both directions, so that
+    one triangle of a symmetric graph is enough (the portable one needs both)."""
+    return getattr(_impl("connected_components", xp), "symmetrizes", False)
+
+
 def affinity_sweep(S, A, R, colsum, damping, *, update_a, update_r, rows, xp, device):
     """One pass of affinity propagation's message updates; see ``_affinity``."""
     from . import _affinity

@@ -290,6 +290,11 @@ def connected_components(indptr, indices, *, xp):
     return int(n_comp), labels.astype(np.int64)
 
 
+# SciPy's undirected search reads A + A^T: one triangle of a symmetric graph
+# gives the same components (DBSCAN passes half the edges).
+connected_components.symmetrizes = True
+
+
 def laplacian_eigsh(indptr, indices, data, dinv, n_vectors, v0, tol, *, xp):
     """scikit-learn's spectral-embedding solver: ARPACK in shift-invert mode.
 
