@@ -163,3 +163,24 @@ def test_text_clustering_cosine_finds_modules_euclidean_does_not():
     assert adjusted_rand_score(y, cosine) > adjusted_rand_score(y, euclid) + 0.3
     assert v_measure_score(y, cosine) > 0.6
     assert np.bincount(euclid).max() > len(y) / 2
+
+
+def test_no_k_gallery_dbscan_alone_recovers_moons_blob_and_noise():
+    """plot_no_k.py: DBSCAN ARI about 0.99 on the signal, noise mostly -1; k-means about 0.74."""
+    from sklearn.datasets import make_blobs, make_moons
+    from sklearn.preprocessing import StandardScaler
+
+    from xkmeans import DBSCAN
+
+    rng = np.random.default_rng(0)
+    X_moons, y_moons = make_moons(600, noise=0.06, random_state=0)
+    X_blob, _ = make_blobs(400, centers=[[3.2, -1.8]], cluster_std=0.25, random_state=1)
+    noise = rng.uniform([-1.5, -2.8], [4.3, 1.6], size=(60, 2))
+    X = StandardScaler().fit_transform(np.vstack([X_moons, X_blob, noise]))
+    y = np.concatenate([y_moons, np.full(400, 2), np.full(60, -1)])
+    signal = y >= 0
+    db = np.asarray(DBSCAN(eps=0.15, min_samples=8).fit_predict(X))
+    km = np.asarray(KMeans(n_clusters=3, n_init=10, random_state=0).fit_predict(X))
+    assert adjusted_rand_score(y[signal], db[signal]) > 0.98
+    assert np.mean(db[~signal] == -1) > 0.5
+    assert adjusted_rand_score(y[signal], km[signal]) < 0.85
