@@ -21,6 +21,7 @@ from sklearn.cluster import DBSCAN as _SkDBSCAN
 
 from . import _primitives as prims
 from ._backend import acc_dtype, chunk_rows, row_chunks
+from ._radius import entry_rows
 from ._sparse import is_sparse_input
 from ._validation import _beside, _is_foreign_array, check_finite, check_X
 
@@ -77,7 +78,7 @@ def _core_clusters(indptr, indices, core, *, symmetric, xp, device):
     """
     n = core.shape[0]
     nodes = xp.arange(n, dtype=xp.int64, device=device)
-    rows = xp.repeat(nodes, indptr[1:] - indptr[:-1])
+    rows = entry_rows(indptr, xp=xp)
     cols = xp.astype(indices, xp.int64, copy=False)
     both = xp.take(core, rows) & xp.take(core, cols)
     if symmetric:

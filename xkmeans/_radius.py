@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import _primitives as prims
-from ._backend import get_device
+from ._backend import backend_name, get_device
 from ._neighbors import CSRGraph, _validator
 from ._validation import check_X
 
@@ -29,13 +29,26 @@ def _check_radius(radius):
         raise ValueError(msg)
 
 
+def entry_rows(indptr, *, xp):
+    """Row of every entry of a CSR matrix, shape (nnz,), int64.
+
+    ``repeat`` with per-row counts; CuPy's ``repeat`` takes no array of
+    counts, so there a binary search finds each entry's row.
+    """
+    device = get_device(indptr)
+    n = indptr.shape[0] - 1
+    if backend_name(xp) == "cupy":
+        nnz = int(indptr[-1])
+        entries = xp.arange(nnz, dtype=xp.int64, device=device)
+        return xp.searchsorted(indptr, entries, side="right") - 1
+    return xp.repeat(xp.arange(n, dtype=xp.int64, device=device), indptr[1:] - indptr[:-1])
+
+
 def _drop_self(indptr, indices, dist, *, xp):
     """The CSR arrays without each row's own entry (always present)."""
     device = get_device(indices)
     n = indptr.shape[0] - 1
-    deg = indptr[1:] - indptr[:-1]
-    rows = xp.repeat(xp.arange(n, dtype=xp.int64, device=device), deg)
-    keep = indices != rows
+    keep = indices != entry_rows(indptr, xp=xp)
     # Exactly one entry per row goes: row i's start moves back by i.
     indptr = indptr - xp.arange(n + 1, dtype=xp.int64, device=device)
     return indptr, indices[keep], (None if dist is None else dist[keep])
@@ -43,9 +56,7 @@ def _drop_self(indptr, indices, dist, *, xp):
 
 def _sort_by_distance(indptr, indices, dist, *, xp):
     """Entries of each row by increasing distance (ties: lower index first)."""
-    device = get_device(indices)
-    n = indptr.shape[0] - 1
-    rows = xp.repeat(xp.arange(n, dtype=xp.int64, device=device), indptr[1:] - indptr[:-1])
+    rows = entry_rows(indptr, xp=xp)
     order = xp.argsort(dist, stable=True)  # indices ascending within a row already
     order = xp.take(order, xp.argsort(xp.take(rows, order), stable=True))
     return xp.take(indices, order), xp.take(dist, order)
