@@ -119,7 +119,9 @@ def radius_neighbors(X, radius=1.0, *, include_self=False, return_distance=True,
     and more than 256 rows use SciPy's ``cKDTree`` (pair search); elsewhere
     each chunk of rows gets its distances to every sample by a matrix product,
     which only picks candidates (with a margin covering its rounding) for the
-    exact test. Memory: one chunk of the n x n matrix, plus the output.
+    exact test. Memory: one chunk of the n x n matrix, the candidates of
+    that chunk (a little more than its share of the output, times the
+    features), plus the output.
 
     Examples
     --------
