@@ -239,3 +239,20 @@ def test_cuda_syncs_about_once_per_iteration():
     # One boolean per iteration after the first convergence_iter; validation,
     # the median, the noise and the final assignment cost a handful.
     assert syncs <= ap.n_iter_ + 20, (syncs, ap.n_iter_)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_input_gives_the_dense_fit(fmt):
+    """SciPy sparse X (affinity='euclidean') fits and predicts as its dense copy,
+    as scikit-learn accepts it; cluster_centers_ are dense rows."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(60, 6)).astype(np.float64)
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    dense = AffinityPropagation(random_state=0).fit(X)
+    sparse = AffinityPropagation(random_state=0).fit(Xs)
+    np.testing.assert_array_equal(sparse.cluster_centers_indices_, dense.cluster_centers_indices_)
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    np.testing.assert_allclose(sparse.cluster_centers_, dense.cluster_centers_)
+    np.testing.assert_array_equal(sparse.predict(Xs), dense.predict(X))

@@ -36,6 +36,7 @@ from ._backend import (
 )
 from ._config import get_config
 from ._primitives._affinity import eye, set_diag_block
+from ._sparse import as_sparse_rows, is_sparse, is_sparse_input
 from ._validation import _beside, check_X
 
 __all__ = ["AffinityPropagation"]
@@ -439,7 +440,10 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
         X : array of shape (n_samples, n_features), or (n_samples, n_samples)
             Samples, or similarities between samples with
             ``affinity='precomputed'``: a NumPy, CuPy, PyTorch or other
-            Array API array (or anything NumPy converts).
+            Array API array (or anything NumPy converts). With
+            ``affinity='euclidean'`` a SciPy, CuPy or PyTorch sparse matrix
+            is accepted too; it is densified (the similarities are dense
+            n x n anyway) and ``cluster_centers_`` are dense rows.
         y : Ignored
 
         Returns
@@ -448,7 +452,12 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
             Fitted estimator.
         """
         self._validate_params()
-        X, xp, device = check_X(self, X, reset=True)
+        X, xp, device = check_X(self, X, reset=True, accept_sparse=self.affinity != "precomputed")
+        if is_sparse(X):
+            # The similarities are dense n x n whatever X is; the dense copy of X
+            # (n x d) is smaller than they are unless d > n.
+            _check_memory(max(X.shape), X.dtype, acc_dtype(xp, device), xp=xp, device=device)
+            X = prims.to_dense(X, xp=xp)
         n = X.shape[0]
         if self.affinity == "precomputed" and X.shape[0] != X.shape[1]:
             msg = (
@@ -511,19 +520,26 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
             ``ConvergenceWarning``) when the fit found no exemplar.
         """
         check_is_fitted(self)
-        X, xp, device = check_X(self, X, reset=False)
+        X, xp, device = check_X(self, X, reset=False, accept_sparse=True)
         if not hasattr(self, "cluster_centers_"):
             msg = "Predict method is not supported when affinity='precomputed'."
             raise ValueError(msg)
+        centres = self.cluster_centers_
+        if is_sparse_input(centres):  # set by hand to a sparse matrix, as scikit-learn allows
+            if hasattr(centres, "tocsr"):
+                centres = centres.tocsr()
+            rows, cxp = as_sparse_rows(centres, name="cluster_centers_")
+            centres = prims.to_dense(rows, xp=cxp)
         try:
-            get_namespace(X, self.cluster_centers_)
-            get_device(X, self.cluster_centers_)
+            if not is_sparse(X):  # sparse X is SciPy's (CPU) or its library's own
+                get_namespace(X, centres)
+                get_device(X, centres)
         except MixedArrayError as e:
             msg = ("Inputs to AffinityPropagation.predict() must use the same namespace and "
                    f"device as the fitted model's cluster_centers_. {e}")
             raise MixedArrayError(msg) from e
-        if self.cluster_centers_.shape[0] > 0:
-            labels, _ = prims.nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
+        if centres.shape[0] > 0:
+            labels, _ = prims.nearest_centre(X, xp.astype(centres, X.dtype), xp=xp)
             return labels
         warnings.warn(
             "This model does not have any cluster centers "
@@ -541,5 +557,6 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.affinity == "precomputed"
+        tags.input_tags.sparse = self.affinity != "precomputed"
         tags.array_api_support = True
         return tags
