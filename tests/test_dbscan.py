@@ -66,7 +66,7 @@ def test_fast_path_and_chunks(fast_paths):
     # NumPy's k-d tree against the portable search, in many small chunks.
     X, eps, min_samples = _data("varied", "float64")
     sk = SkDBSCAN(eps=eps, min_samples=min_samples).fit(X)
-    with config_context(fast_paths=fast_paths, working_memory=0.4):
+    with config_context(fast_paths=fast_paths, working_memory=0.5):
         est = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
     np.testing.assert_array_equal(est.labels_, sk.labels_)
     np.testing.assert_array_equal(est.core_sample_indices_, sk.core_sample_indices_)
