@@ -318,6 +318,11 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
         holds the 3 colour channels only, and
         ``dequantize(palette, indices, alpha=image[..., 3])`` puts the
         original alpha back.
+        A ``dask.array.Array`` image (chunks of any of those libraries) is
+        quantized where its chunks are: the sampled pixels are gathered, the
+        palette is fitted on them, and ``indices`` come back as a lazy Dask
+        array with the image's row and column chunks (the same numbers as
+        the in-memory call).
         A batch is a list (or tuple) of such images, whose sizes, channels,
         dtypes and libraries may differ, or one array of shape
         (n_images, height, width, 3 or 4). Each image gets its own palette,
@@ -408,6 +413,10 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     >>> palettes.shape, indices.shape
     ((2, 3, 3), (2, 40, 60))
     """
+    if type(image).__module__.startswith("dask."):
+        _check_params(n_colors, method, sample_size)
+        return _quantize_dask(image, n_colors, method=method, random_state=random_state,
+                              sample_size=sample_size, n_init=n_init)
     images, kind = _as_batch(image)
     names = ["image"] if kind == "single" else [f"image[{i}]" for i in range(len(images))]
     results = _quantize_batch(images, names, n_colors, method=method, random_state=random_state,
@@ -421,6 +430,50 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     xp = get_namespace(results[0][0])
     return (xp.stack([r[0] for r in results], axis=0),
             xp.stack([r[1] for r in results], axis=0))
+
+
+def _quantize_dask(image, n_colors, *, method, random_state, sample_size, n_init):
+    """A Dask image: the pixels the in-memory call samples are gathered from the
+    chunks, the palette is fitted on them where the client is, and the indices
+    are a lazy Dask array computed chunk by chunk (the same as in memory)."""
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or math.isnan(image.size):
+        msg = (f"image should be a Dask array of known shape {_SHAPE_MSG}; got shape "
+               f"{tuple(image.shape)}.")
+        raise ValueError(msg)
+    dtype = np.dtype(image.dtype)
+    if dtype != np.uint8 and dtype.kind != "f":
+        msg = f"image should have dtype uint8 or a real floating dtype; got {dtype}."
+        raise TypeError(msg)
+    h, w, _ = image.shape
+    n = h * w
+    m = n if sample_size is None else min(int(sample_size), n)
+    if m < n_colors:
+        msg = (f"n_colors={n_colors} should be <= the number of sampled pixels ({m}; the "
+               f"image has {n}). Use fewer colours or a larger sample_size.")
+        raise ValueError(msg)
+    # The draws of _draw_sample, in the same order.
+    rng = check_random_state(random_state)
+    idx = np.arange(n) if m == n else np.sort(rng.choice(n, size=m, replace=False))
+    seed = int(rng.integers(2**31 - 1))
+    raw = image.vindex[idx // w, idx % w][:, :3].compute()
+    xp, device = get_namespace(raw), get_device(raw)
+    plan = _Plan(None, (h, w), raw.dtype, xp, device, m)
+    work = plan.work
+    (centres, offset), = _fit_palettes([xp.astype(raw, work)], [seed], n_colors, method, n_init)
+    palette, centred = _palette(plan, centres, offset)
+    index_dtype = _index_dtype(n_colors, xp)
+
+    def assign(block):
+        bh, bw, c = block.shape
+        x = xp.astype(xp.reshape(block, (bh * bw, c))[:, :3], work)
+        x -= offset
+        labels, _ = nearest_centre(x, centred, xp=xp)
+        return xp.reshape(xp.astype(labels, index_dtype), (bh, bw))
+
+    if len(image.chunks[2]) > 1:
+        image = image.rechunk({2: -1})
+    meta = xp.empty((0, 0), dtype=index_dtype, device=device)
+    return palette, image.map_blocks(assign, drop_axis=2, meta=meta)
 
 
 def dequantize(palette, indices, alpha=None):
