@@ -38,7 +38,10 @@ def _relocate_empty(X, weights, labels, dist2, sums, counts, *, xp):
     subtraction, so no cluster is left with a rounding residue (fixed-point
     GPU sums are scaled to the rows they are given).
     """
-    del sums
+    if float(xp.max(dist2)) == 0:
+        # Every point sits on its centre: more clusters than distinct points.
+        # Relocating is pointless, and scikit-learn skips it.
+        return sums, counts
     n_groups = counts.shape[0]
     empty = xp.nonzero(counts == 0)[0]
     far = xp.argsort(dist2, descending=True, stable=True)[: empty.shape[0]]
@@ -52,9 +55,12 @@ def _relocate_empty(X, weights, labels, dist2, sums, counts, *, xp):
 
 
 def _means(sums, counts, dtype, *, xp):
-    """Sums divided by weights where the weight is positive (sklearn keeps the sum)."""
+    """Sums divided by weights; a cluster still empty takes the centre of the
+    heaviest cluster (the first of them), as scikit-learn's ``_average_centers``."""
     safe = xp.where(counts > 0, counts, xp.ones_like(counts))
-    return xp.astype(sums / safe[:, None], dtype)
+    means = sums / safe[:, None]
+    heaviest = xp.take(means, xp.reshape(xp.argmax(counts), (1,)), axis=0)
+    return xp.astype(xp.where((counts > 0)[:, None], means, heaviest), dtype)
 
 
 def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=False):
