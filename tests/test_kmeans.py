@@ -298,3 +298,19 @@ def test_n_init_auto_follows_sklearn_for_callables():
     X = blobs(n=100, seed=1)[0]
     KMeans(3, init=init, random_state=0).fit(X)
     assert len(calls) == 10  # 'auto' -> 10 runs for a callable, as in scikit-learn
+
+
+def test_scikit_learn_private_init_hooks():
+    """_init_centroids (scikit-learn's signature) and _n_init, which code and tests
+    written against scikit-learn's KMeans use: zero-weight rows are never picked."""
+    X, _ = blobs(n=100, d=5, centres=5, seed=1)
+    w = np.random.default_rng(0).uniform(size=100)
+    w[::2] = 0
+    for init in ("k-means++", "random"):
+        C = KMeans()._init_centroids(X, x_squared_norms=(X * X).sum(axis=1), init=init,
+                                     random_state=np.random.RandomState(0), sample_weight=w,
+                                     n_centroids=10)
+        assert C.shape == (10, 5)
+        assert not np.any(np.isclose(((X[::2, None, :] - C[None]) ** 2).sum(-1), 0))
+    assert KMeans(3, n_init="auto", random_state=0).fit(X)._n_init == 1
+    assert KMeans(3, init="random", n_init="auto", random_state=0).fit(X)._n_init == 10

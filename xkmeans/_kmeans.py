@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from . import _dask
 from ._backend import (
     MixedArrayError,
     acc_dtype,
@@ -27,7 +28,6 @@ from ._backend import (
     itemsize,
     row_chunks,
 )
-from . import _dask
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
 from ._kmeans_parallel import kmeans_parallel
 from ._lloyd import same_clustering, weighted_total
@@ -418,6 +418,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         if init_is_array:
             init = check_centres(init, X, self.n_clusters, xp=xp, device=device)
         n_init = resolve_n_init(self, default=10, stacklevel=3)
+        self._n_init = n_init  # the resolved count, under scikit-learn's private name
         rng = check_random_state(self.random_state)
         acc = acc_dtype(xp, device)
 
@@ -489,6 +490,25 @@ class KMeans(_CentresMixin, BaseEstimator):
         if is_sparse(X):
             return sparse_mean_variance(X, xp=xp) * self.tol
         return float(xp.mean(xp.var(xp.astype(X, acc), axis=0))) * self.tol
+
+    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight,
+                        init_size=None, n_centroids=None):
+        """Initial centres as scikit-learn's private ``_init_centroids`` gives them
+        (its signature), for code and tests written against its KMeans; dense X."""
+        xp, device = get_namespace(X), get_device(X)
+        rng = check_random_state(random_state)
+        x_sq, weights = x_squared_norms, sample_weight
+        if init_size is not None and init_size < X.shape[0]:
+            idx = xp.asarray(rng.integers(0, X.shape[0], init_size), device=device)
+            X, x_sq, weights = (xp.take(a, idx, axis=0) for a in (X, x_sq, weights))
+        if not isinstance(init, str) and not callable(init):
+            init = check_centres(init, X, n_centroids or self.n_clusters, xp=xp, device=device)
+        k, self.n_clusters = self.n_clusters, n_centroids or self.n_clusters
+        try:
+            return self._init_centres(X, init, x_sq=x_sq, weights=weights, rng=rng, xp=xp,
+                                      device=device)
+        finally:
+            self.n_clusters = k
 
     def _init_centres(self, X, init, *, x_sq, weights, rng, xp, device):
         k = self.n_clusters
