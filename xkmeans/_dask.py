@@ -665,7 +665,7 @@ def _init_centres(est, data, init, rng):
                                     what="init(X)"))
 
 
-def kmeans_parallel(data, k, rng, cfg, *, n_rounds=5, oversampling=2.0):
+def kmeans_parallel(data, k, rng, cfg, *, n_rounds=5, oversampling=1.0):
     """k-means|| over all chunks (Bahmani et al.), as ``_kmeans_parallel`` does in memory.
 
     Each of ``n_rounds`` rounds draws ``oversampling * k`` uniforms on the

@@ -1,7 +1,7 @@
 """k-means|| initialisation (Bahmani et al., 2012): few passes over X for large k.
 
 Greedy k-means++ takes ``n_clusters`` sequential passes over X. k-means||
-takes ``n_rounds`` (default 5): each round samples about ``l = 2 *
+takes ``n_rounds`` (default 5): each round samples about ``l =
 n_clusters`` new candidates with probability proportional to their squared
 distance to the candidates so far, then every point's nearest candidate is
 updated against the new ones only. Each candidate is weighted by the
@@ -26,7 +26,7 @@ N_ROUNDS = 5
 
 
 def kmeans_parallel(X, n_clusters, *, x_sq, weights, rng, xp, n_rounds=N_ROUNDS,
-                    oversampling=2.0):
+                    oversampling=1.0):
     """k-means|| initial centres.
 
     Parameters
@@ -39,8 +39,11 @@ def kmeans_parallel(X, n_clusters, *, x_sq, weights, rng, xp, n_rounds=N_ROUNDS,
     rng : numpy.random.Generator
     n_rounds : int, default=5
         Oversampling rounds.
-    oversampling : float, default=2.0
-        ``l / n_clusters``: candidates drawn per round.
+    oversampling : float, default=1.0
+        ``l / n_clusters``: candidates drawn per round. 1.0 (rather than
+        2.0) halves the rounds' distance work; on W2-CPU (100k x 64, k=256) it
+        took 0.48-0.59 s against 0.73-1.04 s, and fits from it reached a
+        mean inertia as low as from 2.0 (3 seeds).
 
     Returns
     -------
