@@ -22,12 +22,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _primitives as prims
 from ._backend import (
-    MixedArrayError,
     acc_dtype,
     chunk_rows,
     free_memory,
-    get_device,
-    get_namespace,
     is_array,
     is_cpu,
     itemsize,
@@ -37,7 +34,7 @@ from ._backend import (
 from ._config import get_config
 from ._primitives._affinity import eye, set_diag_block
 from ._sparse import as_sparse_rows, is_sparse, is_sparse_input
-from ._validation import _beside, check_X
+from ._validation import _beside, check_same_backend, check_X
 
 __all__ = ["AffinityPropagation"]
 
@@ -530,14 +527,8 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
                 centres = centres.tocsr()
             rows, cxp = as_sparse_rows(centres, name="cluster_centers_")
             centres = prims.to_dense(rows, xp=cxp)
-        try:
-            if not is_sparse(X):  # sparse X is SciPy's (CPU) or its library's own
-                get_namespace(X, centres)
-                get_device(X, centres)
-        except MixedArrayError as e:
-            msg = ("Inputs to AffinityPropagation.predict() must use the same namespace and "
-                   f"device as the fitted model's cluster_centers_. {e}")
-            raise MixedArrayError(msg) from e
+        check_same_backend(X, centres, where="AffinityPropagation.predict",
+                           what="cluster_centers_")
         if centres.shape[0] > 0:
             labels, _ = prims.nearest_centre(X, xp.astype(centres, X.dtype), xp=xp)
             return labels

@@ -19,7 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _dask
 from ._backend import (
-    MixedArrayError,
     acc_dtype,
     check_random_state,
     chunk_rows,
@@ -42,7 +41,7 @@ from ._spherical import (
     unit_rows,
     zero_rows_label,
 )
-from ._validation import check_centres, check_sample_weight, check_X
+from ._validation import check_centres, check_same_backend, check_sample_weight, check_X
 
 __all__ = ["KMeans"]
 
@@ -53,8 +52,8 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
     def _check_test_data(self, X, method):
         check_is_fitted(self, "cluster_centers_")
         X, xp, device = check_X(self, X, reset=False, accept_sparse=True)
-        _check_same_backend(X.data if is_sparse(X) else X, self.cluster_centers_,
-                            f"{type(self).__name__}.{method}")
+        check_same_backend(X, self.cluster_centers_, where=f"{type(self).__name__}.{method}",
+                           what="centres")
         return X, xp, device
 
     def predict(self, X):
@@ -175,18 +174,6 @@ def resolve_n_init(estimator, *, default, stacklevel):
         )
         n_init = 1
     return n_init
-
-
-def _check_same_backend(X, centres, where):
-    try:
-        get_namespace(X, centres)
-        get_device(X, centres)
-    except MixedArrayError as e:
-        msg = (
-            f"Inputs to {where}() must use the same namespace and device as the fitted "
-            f"model's centres. {e}"
-        )
-        raise MixedArrayError(msg) from e
 
 
 class KMeans(_CentresMixin, BaseEstimator):

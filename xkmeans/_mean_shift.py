@@ -23,17 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _primitives as prims
 from ._backend import (
-    MixedArrayError,
     acc_dtype,
     chunk_rows,
-    get_device,
-    get_namespace,
     is_array,
     itemsize,
     row_chunks,
     to_numpy,
 )
-from ._validation import _beside, check_X
+from ._validation import _beside, check_same_backend, check_X
 
 __all__ = ["MeanShift", "estimate_bandwidth"]
 
@@ -463,13 +460,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         """
         check_is_fitted(self, "cluster_centers_")
         X, xp, _ = check_X(self, X, reset=False)
-        try:
-            get_namespace(X, self.cluster_centers_)
-            get_device(X, self.cluster_centers_)
-        except MixedArrayError as e:
-            msg = ("Inputs to MeanShift.predict() must use the same namespace and device "
-                   f"as the fitted model's cluster_centers_. {e}")
-            raise MixedArrayError(msg) from e
+        check_same_backend(X, self.cluster_centers_, where="MeanShift.predict",
+                           what="cluster_centers_")
         labels, _ = prims.nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
         return labels
 

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from . import _dask
 from ._backend import (
     _float_dtypes,
     acc_dtype,
@@ -31,9 +32,8 @@ from ._backend import (
     row_chunks,
     to_numpy,
 )
-from . import _dask
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
-from ._kmeans import _CentresMixin, _check_same_backend, resolve_n_init
+from ._kmeans import _CentresMixin, resolve_n_init
 from ._lloyd import weighted_total
 from ._primitives import (
     fused_minibatch_update,
@@ -53,7 +53,13 @@ from ._spherical import (
     unit_init_centres,
     unit_rows,
 )
-from ._validation import _is_foreign_array, check_centres, check_sample_weight, check_X
+from ._validation import (
+    _is_foreign_array,
+    check_centres,
+    check_same_backend,
+    check_sample_weight,
+    check_X,
+)
 
 __all__ = ["MiniBatchKMeans", "minibatch_step"]
 
@@ -775,8 +781,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             self._n_zero = self.n_clusters
         else:
             if not data.streaming:
-                _check_same_backend(data.X.data if is_sparse(data.X) else data.X,
-                                    self.cluster_centers_, "MiniBatchKMeans.partial_fit")
+                check_same_backend(data.X, self.cluster_centers_,
+                                   where="MiniBatchKMeans.partial_fit", what="centres")
             if data.dtype != self.cluster_centers_.dtype:
                 self.cluster_centers_ = xp.astype(self.cluster_centers_, data.dtype)
         Xb, wb = data.whole()

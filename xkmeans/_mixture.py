@@ -16,7 +16,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._backend import (
-    MixedArrayError,
     acc_dtype,
     check_random_state,
     chunk_rows,
@@ -36,7 +35,7 @@ from ._gaussian_em import (
 from ._init import kmeans_plusplus
 from ._kmeans import KMeans
 from ._mixture_primitives import NotPositiveDefinite, cholesky
-from ._validation import _beside, check_finite, check_X
+from ._validation import _beside, check_finite, check_same_backend, check_X
 
 __all__ = ["GaussianMixture"]
 
@@ -411,7 +410,7 @@ default='kmeans'
 
     def _fitted_mixture(self, X, xp, acc):
         check_is_fitted(self)
-        _check_same_backend(X, self.means_, f"{type(self).__name__}")
+        check_same_backend(X, self.means_, where=type(self).__name__, what="means_")
         return Mixture(
             self.covariance_type,
             *(xp.astype(a, acc) for a in (self.weights_, self.means_, self.covariances_,
@@ -455,7 +454,8 @@ default='kmeans'
     def _check_test_data(self, X, method):
         check_is_fitted(self)
         X, xp, device = check_X(self, X, reset=False)
-        _check_same_backend(X, self.means_, f"{type(self).__name__}.{method}")
+        check_same_backend(X, self.means_, where=f"{type(self).__name__}.{method}",
+                           what="means_")
         return X, xp, device
 
     def _chunks(self, X):
@@ -703,15 +703,3 @@ def _check_precisions(p, cov_type):
         if not (np.allclose(m, m.T) and np.all(np.linalg.eigvalsh(m) > 0.0)):
             msg = f"'{cov_type} precision' should be symmetric, positive-definite"
             raise ValueError(msg)
-
-
-def _check_same_backend(X, means, where):
-    try:
-        get_namespace(X, means)
-        get_device(X, means)
-    except MixedArrayError as e:
-        msg = (
-            f"Inputs to {where}() must use the same namespace and device as the fitted "
-            f"model's means_. {e}"
-        )
-        raise MixedArrayError(msg) from e

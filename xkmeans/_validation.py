@@ -15,7 +15,7 @@ import array_api_compat
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from ._backend import default_float, get_device, get_namespace, to_numpy
+from ._backend import MixedArrayError, default_float, get_device, get_namespace, to_numpy
 from ._sparse import as_sparse_rows, is_sparse, is_sparse_input
 
 
@@ -244,3 +244,19 @@ def check_centres(centres, X, n_clusters, *, xp, device, what="init"):
     C = xp.astype(C, X.dtype, copy=True)
     check_finite(C, xp=xp, what=what)
     return C
+
+
+def check_same_backend(X, fitted, *, where: str, what: str):
+    """Raise MixedArrayError unless X shares the namespace and device of the fitted
+    array ``what`` (its attribute name, for the message); sparse X is checked
+    through its values."""
+    try:
+        Xv = X.data if is_sparse(X) else X
+        get_namespace(Xv, fitted)
+        get_device(Xv, fitted)
+    except MixedArrayError as e:
+        msg = (
+            f"Inputs to {where}() must use the same namespace and device as the fitted "
+            f"model's {what}. {e}"
+        )
+        raise MixedArrayError(msg) from e
