@@ -63,6 +63,20 @@ def _means(sums, counts, dtype, *, xp):
     return xp.astype(xp.where((counts > 0)[:, None], means, heaviest), dtype)
 
 
+def converged(stats, tol, i, *, verbose):
+    """``(done, strict)`` from an iteration's read-back ``[changed, shift, ...]``:
+    scikit-learn's tests, strict (no label changed) first, then shift <= tol."""
+    if stats[0] == 0:
+        if verbose:
+            print(f"Converged at iteration {i}: strict convergence.")
+        return True, True
+    if stats[1] <= tol:
+        if verbose:
+            print(f"Converged at iteration {i}: center shift {stats[1]} within tolerance {tol}.")
+        return True, False
+    return False, False
+
+
 def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=False):
     """Run Lloyd's algorithm from ``centres`` until convergence.
 
@@ -137,17 +151,8 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=Fa
             inertia = float(weighted_total(dist2, weights, xp=xp, acc=acc))
             print(f"Iteration {i}, inertia {inertia}.")
         centres = new
-        if stats[0] == 0:
-            if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            strict = True
-            break
-        if stats[1] <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {i}: center shift {stats[1]} within "
-                    f"tolerance {tol}."
-                )
+        done, strict = converged(stats, tol, i, verbose=verbose)
+        if done:
             break
         labels_old = labels
     if strict and fused is not None and is_sparse(X):

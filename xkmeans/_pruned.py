@@ -35,7 +35,7 @@ import numpy as np
 
 from ._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
 from ._config import get_config
-from ._lloyd import _means, _relocate_empty, lloyd, weighted_total
+from ._lloyd import _means, _relocate_empty, converged, lloyd, weighted_total
 from ._primitives import (
     bound_update,
     grouped_sum,
@@ -124,17 +124,8 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
             print(f"Iteration {i}, inertia {inertia}.")
         centres = new
         count = int(stats[3])
-        if stats[0] == 0:
-            if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            strict = True
-            break
-        if stats[1] <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {i}: center shift {stats[1]} within "
-                    f"tolerance {tol}."
-                )
+        done, strict = converged(stats, tol, i, verbose=verbose)
+        if done:
             break
     if not strict:  # labels must match the returned centres
         bounds.refresh(centres, mask, count)
