@@ -464,18 +464,10 @@ class _DaskData:
 def _check_dask_X(est, X, *, reset):
     """Shape and dtype checks that need no computation; returns X as float 2-D,
     one chunk across the columns."""
+    from ._validation import check_2d
+
     name = type(est).__name__
-    if X.ndim != 2:
-        if X.ndim == 1:
-            msg = (
-                f"Expected 2D array, got 1D array instead: shape={tuple(X.shape)}.\n"
-                "Reshape your data either using array.reshape(-1, 1) if your data "
-                "has a single feature or array.reshape(1, -1) if it contains a "
-                "single sample."
-            )
-        else:
-            msg = f"Found array with dim {X.ndim}. {name} expected <= 2."
-        raise ValueError(msg)
+    check_2d(X, name)
     kind = np.dtype(X.dtype).kind
     if kind == "c":
         msg = f"Complex data not supported: got {X.dtype}. {name} accepts real numbers only."

@@ -23,6 +23,21 @@ def _is_foreign_array(X) -> bool:
     return array_api_compat.is_array_api_obj(X) and not isinstance(X, np.ndarray)
 
 
+def check_2d(X, name: str):
+    """scikit-learn's errors for X that is not 2-D (``name``: the estimator)."""
+    if X.ndim != 2:
+        if X.ndim == 1:
+            msg = (
+                f"Expected 2D array, got 1D array instead: shape={tuple(X.shape)}.\n"
+                "Reshape your data either using array.reshape(-1, 1) if your data "
+                "has a single feature or array.reshape(1, -1) if it contains a "
+                "single sample."
+            )
+        else:
+            msg = f"Found array with dim {X.ndim}. {name} expected <= 2."
+        raise ValueError(msg)
+
+
 def check_X(estimator, X, *, reset: bool, min_samples: int = 1, accept_sparse: bool = False):
     """Validate X; return ``(X, xp, device)`` with X a 2-D real float array.
 
@@ -52,17 +67,7 @@ def check_X(estimator, X, *, reset: bool, min_samples: int = 1, accept_sparse: b
 
     xp = get_namespace(X)
     device = get_device(X)
-    if X.ndim != 2:
-        if X.ndim == 1:
-            msg = (
-                f"Expected 2D array, got 1D array instead: shape={tuple(X.shape)}.\n"
-                "Reshape your data either using array.reshape(-1, 1) if your data "
-                "has a single feature or array.reshape(1, -1) if it contains a "
-                "single sample."
-            )
-        else:
-            msg = f"Found array with dim {X.ndim}. {name} expected <= 2."
-        raise ValueError(msg)
+    check_2d(X, name)
     dtype = X.dtype
     if xp.isdtype(dtype, "complex floating"):
         msg = f"Complex data not supported: got {dtype}. {name} accepts real numbers only."
