@@ -59,18 +59,36 @@ def _check_image(image, name="image"):
         image = np.asarray(image)
     xp = get_namespace(image)
     device = get_device(image)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        batch = _BATCH_MSG if name == "image" else ""
-        shape = tuple(image.shape)
-        msg = f"{name} should be an array of shape {_SHAPE_MSG}{batch}; got shape {shape}."
-        raise ValueError(msg)
-    if image.dtype != xp.uint8 and not xp.isdtype(image.dtype, "real floating"):
-        msg = f"{name} should have dtype uint8 or a real floating dtype; got {image.dtype}."
-        raise TypeError(msg)
-    if image.shape[0] * image.shape[1] == 0:
-        msg = f"{name} has no pixels: shape {tuple(image.shape)}."
-        raise ValueError(msg)
+    dtype_ok = image.dtype == xp.uint8 or xp.isdtype(image.dtype, "real floating")
+    _check_shape_and_dtype(image.shape, image.dtype, dtype_ok, name)
     return image, xp, device
+
+
+def _check_shape_and_dtype(shape, dtype, dtype_ok, name, *, batch_ok=True):
+    """An H x W x 3|4 image with pixels, of dtype uint8 or real float (``dtype_ok``)."""
+    if len(shape) != 3 or shape[2] not in (3, 4):
+        batch = _BATCH_MSG if name == "image" and batch_ok else ""
+        msg = f"{name} should be an array of shape {_SHAPE_MSG}{batch}; got shape {tuple(shape)}."
+        raise ValueError(msg)
+    if not dtype_ok:
+        msg = f"{name} should have dtype uint8 or a real floating dtype; got {dtype}."
+        raise TypeError(msg)
+    if shape[0] * shape[1] == 0:
+        msg = f"{name} has no pixels: shape {tuple(shape)}."
+        raise ValueError(msg)
+
+
+def _n_sample(n, n_colors, sample_size, name):
+    """Pixels the palette is fitted on: ``sample_size`` (all when None), at most n."""
+    m = n if sample_size is None else min(int(sample_size), n)
+    if m < n_colors:
+        who = "the image" if name == "image" else name
+        msg = (
+            f"n_colors={n_colors} should be <= the number of sampled pixels "
+            f"({m}; {who} has {n}). Use fewer colours or a larger sample_size."
+        )
+        raise ValueError(msg)
+    return m
 
 
 def _as_batch(image):
@@ -131,14 +149,7 @@ def _plan(image, name, n_colors, sample_size):
     image, xp, device = _check_image(image, name)
     h, w, c = image.shape
     n = h * w
-    m = n if sample_size is None else min(int(sample_size), n)
-    if m < n_colors:
-        who = "the image" if name == "image" else name
-        msg = (
-            f"n_colors={n_colors} should be <= the number of sampled pixels "
-            f"({m}; {who} has {n}). Use fewer colours or a larger sample_size."
-        )
-        raise ValueError(msg)
+    m = _n_sample(n, n_colors, sample_size, name)
     return _Plan(xp.reshape(image, (n, c)), (h, w), image.dtype, xp, device, m)
 
 
@@ -436,21 +447,16 @@ def _quantize_dask(image, n_colors, *, method, random_state, sample_size, n_init
     """A Dask image: the pixels the in-memory call samples are gathered from the
     chunks, the palette is fitted on them where the client is, and the indices
     are a lazy Dask array computed chunk by chunk (the same as in memory)."""
-    if image.ndim != 3 or image.shape[2] not in (3, 4) or math.isnan(image.size):
+    if math.isnan(image.size):
         msg = (f"image should be a Dask array of known shape {_SHAPE_MSG}; got shape "
                f"{tuple(image.shape)}.")
         raise ValueError(msg)
     dtype = np.dtype(image.dtype)
-    if dtype != np.uint8 and dtype.kind != "f":
-        msg = f"image should have dtype uint8 or a real floating dtype; got {dtype}."
-        raise TypeError(msg)
+    _check_shape_and_dtype(image.shape, dtype, dtype == np.uint8 or dtype.kind == "f", "image",
+                           batch_ok=False)  # one Dask image, not a batch
     h, w, _ = image.shape
     n = h * w
-    m = n if sample_size is None else min(int(sample_size), n)
-    if m < n_colors:
-        msg = (f"n_colors={n_colors} should be <= the number of sampled pixels ({m}; the "
-               f"image has {n}). Use fewer colours or a larger sample_size.")
-        raise ValueError(msg)
+    m = _n_sample(n, n_colors, sample_size, "image")
     # The draws of _draw_sample, in the same order.
     rng = check_random_state(random_state)
     idx = np.arange(n) if m == n else np.sort(rng.choice(n, size=m, replace=False))
