@@ -127,6 +127,22 @@ def test_pruned_equals_lloyd_every_iteration(max_iter):
     _assert_same(backend, X, ref, got)
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_pruned_equals_lloyd_many_blocks(fast):
+    """Enough points for several blocks of the fused NumPy refresh (blocks
+    where few points fail, where most do, and where none do), and the same
+    iterations with fast paths off."""
+    from conftest import BACKENDS
+
+    backend = BACKENDS[0]
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.uniform(size=(20_000, 2)), rng.normal(3, 0.01, size=(15_000, 2))])
+    init = X[rng.choice(X.shape[0], 30, replace=False)]
+    with xkmeans.config_context(fast_paths=fast):
+        ref, got = _both(backend, X, init, tol=0.0, max_iter=25)
+    _assert_same(backend, X, ref, got)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_elkan_matches_sklearn(dtype):
     """algorithm='elkan' gives scikit-learn's fit (its elkan and lloyd agree)."""

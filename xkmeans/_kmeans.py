@@ -416,12 +416,12 @@ class KMeans(_CentresMixin, BaseEstimator):
         if self._cosine:  # unit rows (never centred); see _spherical
             X, zero, init_w = spherical_inputs(X, w, self.n_clusters, xp=xp)
         elif not is_sparse(X):
-            X_mean = xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
+            X_mean = xp.astype(xp.sum(X, axis=0, dtype=acc) / n_samples, X.dtype)
             X = X - X_mean
             if init_is_array:
                 init = init - X_mean
-        tol = self._scaled_tol(X, xp=xp, acc=acc)
         x_sq = row_sq_norms(X, xp=xp)
+        tol = self._scaled_tol(X, x_sq if X_mean is not None else None, xp=xp, acc=acc)
 
         best = None
         for _ in range(n_init):
@@ -471,12 +471,21 @@ class KMeans(_CentresMixin, BaseEstimator):
         return self._transform(X, xp)
 
 
-    def _scaled_tol(self, X, *, xp, acc):
+    def _scaled_tol(self, X, x_sq=None, *, xp, acc):
+        """``tol`` times the mean variance of X's features (scikit-learn's
+        scale). For centred X, from its row norms ``x_sq``: the mean of
+        |x|^2 less the squared norm of the (rounding-sized) remaining mean,
+        without a float64 copy of X."""
         if self.tol == 0:
             return 0.0
         if is_sparse(X):
             return sparse_mean_variance(X, xp=xp) * self.tol
-        return float(xp.mean(xp.var(xp.astype(X, acc), axis=0))) * self.tol
+        n, d = X.shape
+        if x_sq is None:
+            return float(xp.mean(xp.var(xp.astype(X, acc), axis=0))) * self.tol
+        mean = xp.sum(X, axis=0, dtype=acc) / n
+        total = xp.sum(x_sq, dtype=acc) / n - xp.sum(mean * mean)
+        return max(float(total), 0.0) / d * self.tol
 
     def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight,
                         init_size=None, n_centroids=None):

@@ -38,6 +38,7 @@ from ._config import get_config
 from ._lloyd import _means, _relocate_empty, converged, lloyd, weighted_total
 from ._primitives import (
     bound_update,
+    fused_hamerly_refresh,
     grouped_sum,
     mask_indices,
     masked_assign,
@@ -73,13 +74,13 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
     device = get_device(X)
     acc = acc_dtype(xp, device)
     n, k = X.shape[0], centres.shape[0]
-    bounds = _Bounds(X, x_sq, centres, xp=xp, acc=acc, n_groups=n_groups)
+    # Host arrays, unweighted: the cluster sums follow the points that changed
+    # label (minus at the old label, plus at the new), in the widest float, so
+    # an iteration costs about its changed points; counts stay exact integers.
+    incremental = weights is None and is_cpu(xp, device)
+    bounds = _Bounds(X, x_sq, centres, xp=xp, acc=acc, n_groups=n_groups, track=incremental)
     bounds.full(centres)
     mask, count = None, 0
-    # Host arrays, unweighted: the cluster sums follow the recomputed points
-    # (minus at the old label, plus at the new), in the widest float, so an
-    # iteration costs about its recomputed points; counts stay exact integers.
-    incremental = weights is None and is_cpu(xp, device)
     # Host arrays: X in the summing dtype once, not once per full M-step,
     # where the copy fits the working-memory budget.
     X_sum = X
@@ -155,7 +156,7 @@ class _Bounds:
     Hamerly's bound).
     """
 
-    def __init__(self, X, x_sq, C, *, xp, acc, n_groups):
+    def __init__(self, X, x_sq, C, *, xp, acc, n_groups, track=False):
         self.X, self.x_sq, self.xp, self.acc = X, x_sq, xp, acc
         d = X.shape[1]
         self.slack = (d + 4) * float(xp.finfo(X.dtype).eps)
@@ -164,11 +165,16 @@ class _Bounds:
         self.perm, self.starts = centre_groups(C, n_groups, xp=xp)
         self.labels = self.u = self.l = None
         self._before = None
-        # What the last refresh recomputed: None (every point), () (none) or
-        # (rows of X, old labels, new labels).
+        # With ``track``, the points the last refresh moved to another centre:
+        # () (none) or (their rows of X, old labels, new labels); else None.
+        self.track = track
         self.moved = None
         self.sep_c = None
         self.tighten = is_cpu(xp, get_device(X))
+        # A backend's fused bound update and recomputation (Hamerly only):
+        # predict_failures then just keeps the centres' moves for refresh.
+        self.fused = fused_hamerly_refresh(xp) if n_groups <= 1 else None
+        self._moves = None
 
     def _nearest(self, X, C, x_sq, x_norm):
         xp, acc = self.xp, self.acc
@@ -191,14 +197,18 @@ class _Bounds:
         """
         xp = self.xp
         device = get_device(self.labels)
+        if self.fused is not None:
+            changed, self.moved = self.fused(
+                self.X, self.x_sq, self.x_norm, C, self.labels, self.u, self.l, *self._moves,
+                self.sep_c, slack=self.slack, round_out=self.round_out, track=self.track, xp=xp)
+            return xp.asarray(changed, dtype=self.acc, device=device)
         if count == 0:
             self.moved = ()
             return xp.asarray(0, dtype=self.acc, device=device)
-        if 10 * count > 9 * self.X.shape[0]:  # gathering would cost more than it saves
+        if 2 * count > self.X.shape[0]:  # gathering would cost more than it saves
             old = self.labels
             self.full(C)
-            self.moved = None
-            return xp.count_nonzero(self.labels != old)
+            return self._moved(self.X, old, self.labels)
         idx = mask_indices(mask, count, xp=xp)
         Xm = xp.take(self.X, idx, axis=0)
         old = xp.take(self.labels, idx)
@@ -224,9 +234,7 @@ class _Bounds:
             Xs = Xm
         lab, u, l = self._nearest(Xs, C, x_sq, x_norm)
         lab = xp.astype(lab, old.dtype)
-        # Sums follow the moved points only while they are fewer than a third.
-        self.moved = (Xs, old, lab) if 3 * count <= self.X.shape[0] else None
-        changed = xp.count_nonzero(lab != old)
+        changed = self._moved(Xs, old, lab)
         if fail is not None:
             lab = masked_assign(old_all, fail, lab, xp=xp, idx=j)
             u = masked_assign(um, fail, u, xp=xp, idx=j)
@@ -234,6 +242,18 @@ class _Bounds:
         self.labels = masked_assign(self.labels, mask, lab, xp=xp, idx=idx)
         self.u = masked_assign(self.u, mask, u, xp=xp, idx=idx)
         self.l = masked_assign(self.l, mask, l, xp=xp, idx=idx)
+        return changed
+
+    def _moved(self, X, old, new):
+        """The number of rows whose label changed from ``old`` to ``new`` (a
+        device scalar); with ``track``, keeps those rows in ``self.moved``."""
+        xp = self.xp
+        changed = xp.count_nonzero(new != old)
+        self.moved = None
+        if self.track:  # host arrays: the count is a host value
+            m = int(changed)
+            j = mask_indices(new != old, m, xp=xp)
+            self.moved = (xp.take(X, j, axis=0), xp.take(old, j), xp.take(new, j)) if m else ()
         return changed
 
     def predict_failures(self, old, new):
@@ -250,12 +270,16 @@ class _Bounds:
         drop = xp.stack([xp.max(moved[a:b]) for a, b in zip(self.starts, ends, strict=True)])
         with serial_blas(xp):  # a k x k product: threads cost more than they give
             self.sep_c = half_separation(new, xp=xp, acc=acc)
+        if self.fused is not None:  # refresh moves the bounds and finds the failures
+            self._moves = (delta, drop)
+            return None, xp.asarray(0, device=get_device(delta))
         self.u, self.l, mask, count = bound_update(
             self.u, self.l, self.labels, delta, drop, self.sep_c, self.round_out, xp=xp)
         return mask, count
 
     def undo_predict(self):
         self.u, self.l = self._before
+        self._moves = None
 
 
 def centre_groups(C, n_groups, *, xp):

@@ -23,6 +23,7 @@ __all__ = [
     "bound_update",
     "connected_components",
     "csr_matmul",
+    "fused_hamerly_refresh",
     "fused_lloyd_step",
     "fused_minibatch_update",
     "grouped_sum",
@@ -50,6 +51,7 @@ _FAST_PATHS = {
     "grouped_sum": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
+    "row_sq_norms": {"numpy": "_numpy"},
     "self_kneighbors": {"numpy": "_numpy", "cupy": "_cupy", "torch": "_torch"},
     "self_radius_neighbors": {"numpy": "_numpy"},
     "connected_components": {"numpy": "_numpy"},
@@ -76,6 +78,9 @@ _FAST_PATHS = {
     # Pruned Lloyd (``_bounds`` holds the portable versions).
     "nearest_group_mins": {"numpy": "_bounds_numpy"},
     "bound_update": {"numpy": "_bounds_numpy"},
+    # bound_update and the recomputation of the failing points fused per
+    # block (Hamerly's single bound): fast path only.
+    "hamerly_refresh": {"numpy": "_bounds_numpy"},
     "mask_indices": {"numpy": "_bounds_numpy"},
     "masked_assign": {"numpy": "_bounds_numpy", "torch": "_bounds_inplace",
                       "cupy": "_bounds_inplace"},
@@ -279,6 +284,12 @@ def bound_update(u, l, labels, delta, drop, sep, round_out, *, xp):
     return _bounds_impl("bound_update", xp)(u, l, labels, delta, drop, sep, round_out, xp=xp)
 
 
+def fused_hamerly_refresh(xp):
+    """The backend's fused bound update and recomputation for Hamerly's bounds
+    (``_bounds_numpy.hamerly_refresh``), or None where it has none."""
+    return _impl("hamerly_refresh", xp)
+
+
 def mask_indices(mask, count, *, xp):
     """Ascending indices of a mask's ``count`` True entries (count known on the host)."""
     return _bounds_impl("mask_indices", xp)(mask, count, xp=xp)
@@ -323,7 +334,7 @@ def row_sq_norms(X, *, xp):
     """Squared Euclidean norm of each row of X (dense or sparse), X's dtype."""
     if is_sparse(X):
         return _sparse_impl("sparse_row_sq_norms", xp)(X, xp=xp)
-    return xp.sum(X * X, axis=1)
+    return _impl("row_sq_norms", xp)(X, xp=xp)
 
 
 def take_rows(X, idx, *, xp):

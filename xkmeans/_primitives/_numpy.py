@@ -118,6 +118,11 @@ def _pool():
     return ThreadPoolExecutor(_n_threads(), thread_name_prefix="xkmeans")
 
 
+def row_sq_norms(X, *, xp):
+    # One pass, no n x d temporary.
+    return np.einsum("ij,ij->i", X, X)
+
+
 def grouped_sum(X, labels, weights, n_groups, *, xp):
     n, d = X.shape
     counts = np.bincount(labels, weights=weights, minlength=n_groups).astype(np.float64)

@@ -10,6 +10,11 @@ import numpy as np
 from .._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
 
 
+def row_sq_norms(X, *, xp):
+    """Squared Euclidean norm of each row of a dense X, X's dtype."""
+    return xp.sum(X * X, axis=1)
+
+
 def sq_distances(X, C, *, xp, x_sq=None, c_sq=None):
     """Squared Euclidean distances, ``(n, k)``, as |x|^2 - 2 x.c + |c|^2 >= 0.
 
