@@ -40,6 +40,8 @@ import warnings
 
 import numpy as np
 
+from ._kmeans_parallel import N_ROUNDS, OVERSAMPLING
+
 __all__ = [
     "is_dask_array",
     "kmeans_fit",
@@ -657,7 +659,7 @@ def _init_centres(est, data, init, rng):
                                     what="init(X)"))
 
 
-def kmeans_parallel(data, k, rng, cfg, *, n_rounds=5, oversampling=1.0):
+def kmeans_parallel(data, k, rng, cfg, *, n_rounds=N_ROUNDS, oversampling=OVERSAMPLING):
     """k-means|| over all chunks (Bahmani et al.), as ``_kmeans_parallel`` does in memory.
 
     Each of ``n_rounds`` rounds draws ``oversampling * k`` uniforms on the

@@ -14,6 +14,7 @@ import numpy as np
 from ._backend import acc_dtype, chunk_rows, get_device, itemsize, row_chunks
 from ._config import get_config
 from ._primitives import sq_distances, take_rows, to_dense
+from ._sparse import is_sparse
 
 
 def _weighted_pick(cum, u, *, xp, device):
@@ -21,7 +22,8 @@ def _weighted_pick(cum, u, *, xp, device):
     total = cum[-1]
     targets = xp.asarray(u, dtype=cum.dtype, device=device) * total
     idx = xp.searchsorted(cum, targets)
-    return xp.clip(idx, max=cum.shape[0] - 1)
+    # (minimum, not clip: clip's checks cost more than the pick at small n)
+    return xp.minimum(idx, xp.asarray(cum.shape[0] - 1, dtype=idx.dtype, device=device))
 
 
 def _cumsum(v, *, xp, acc):
@@ -67,15 +69,28 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
     chosen = [first]
     closest = _dist_to(X, x_sq, _rows(X, first, xp=xp), xp=xp)[:, 0]
     rows = chunk_rows(n, 3 * n_local_trials * itemsize(xp, X.dtype), xp=xp, device=device)
+    budget = get_config()["working_memory"] * 2**20
     # The candidates' distances are kept (n x n_local_trials, as scikit-learn
     # does) so that the chosen one's column updates ``closest`` without a
     # second pass over X; beyond half the memory budget they are recomputed.
-    keep = n * n_local_trials * itemsize(xp, X.dtype) <= get_config()["working_memory"] * 2**19
+    keep = n * n_local_trials * itemsize(xp, X.dtype) <= budget // 2
+    # Few rows (k-means|| candidates): every distance once, then each step is
+    # a handful of small operations instead of a product per step.
+    table = None
+    if n * n * itemsize(xp, X.dtype) <= budget // 8 and not is_sparse(X):
+        table = _dist_to(X, x_sq, X, xp=xp)
     for _ in range(1, n_clusters):
         weighted = closest if w is None else xp.astype(closest, acc) * w
         cand = _weighted_pick(
             _cumsum(weighted, xp=xp, acc=acc), rng.random(n_local_trials), xp=xp, device=device
         )
+        if table is not None:
+            d = xp.minimum(xp.take(table, cand, axis=0), closest[None, :])
+            pots = xp.sum(xp.astype(d, acc) if w is None else xp.astype(d, acc) * w, axis=1)
+            best = xp.reshape(xp.argmin(pots), (1,))
+            chosen.append(xp.reshape(xp.take(cand, best), (1,)))
+            closest = xp.take(d, best, axis=0)[0, :]
+            continue
         cand_X = _rows(X, cand, xp=xp)
         # Potential of each candidate: sum of w * min(closest, d(x, candidate)).
         pots = xp.zeros((n_local_trials,), dtype=acc, device=device)
