@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import BACKENDS, blobs
 
+import xkmeans
 from xkmeans import KMeans
 from xkmeans._kmeans_parallel import kmeans_parallel
 
@@ -115,3 +116,24 @@ def test_n_init_auto_is_one_and_sparse():
     dense = KMeans(4, init="k-means||", random_state=0).fit(X)
     assert km.cluster_centers_.shape == (4, 6)
     assert km.inertia_ == pytest.approx(dense.inertia_, rel=1e-3)
+
+
+def test_kmeans_plusplus_distance_table_picks_as_streamed():
+    """Greedy k-means++ on few rows (the k-means|| candidates) reads a table
+    of all their distances; with a budget too small for it, each step computes
+    its candidates' distances: the same rows are chosen, weighted or not."""
+    import array_api_compat.numpy as xp
+
+    from xkmeans._init import kmeans_plusplus
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 5))
+    x_sq = (X * X).sum(axis=1)
+    for weights in (None, rng.integers(1, 50, size=300).astype(np.float64)):
+        picks = []
+        for memory in (1024, 0.1):  # MiB: the table fits, then it does not
+            with xkmeans.config_context(working_memory=memory):
+                _, idx = kmeans_plusplus(X, 100, x_sq=x_sq, weights=weights,
+                                         rng=np.random.default_rng(0), xp=xp)
+            picks.append(idx.tolist())
+        assert picks[0] == picks[1]

@@ -74,10 +74,12 @@ def kmeans_plusplus(X, n_clusters, *, x_sq, weights, rng, xp, n_local_trials=Non
     # does) so that the chosen one's column updates ``closest`` without a
     # second pass over X; beyond half the memory budget they are recomputed.
     keep = n * n_local_trials * itemsize(xp, X.dtype) <= budget // 2
-    # Few rows (k-means|| candidates): every distance once, then each step is
-    # a handful of small operations instead of a product per step.
+    # Fewer rows than the steps' candidates (k-means|| candidates): every
+    # distance once, then each step is a handful of small operations instead
+    # of a product per step.
     table = None
-    if n * n * itemsize(xp, X.dtype) <= budget // 8 and not is_sparse(X):
+    small = n <= (n_clusters - 1) * n_local_trials
+    if small and n * n * itemsize(xp, X.dtype) <= budget // 8 and not is_sparse(X):
         table = _dist_to(X, x_sq, X, xp=xp)
     for _ in range(1, n_clusters):
         weighted = closest if w is None else xp.astype(closest, acc) * w
