@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU run, under 7 minutes: the CuPy / CUDA tests, a default fit, the GPU-size benchmarks.
+# One GPU run, under 9 minutes: the CuPy / CUDA tests, a default fit, the GPU-size benchmarks.
 #
 # Runs from the source tree (PYTHONPATH=., no install). Wheels carried in a
 # git-ignored .whl/ folder (array-api-compat, array-api-strict,
@@ -35,6 +35,9 @@ timeout 30 "$PY" -m benchmarks.gpu_fit | tee "$DEST/gpu-fit.md"
 
 echo "== GaussianMixture 1M x 16, 32 components, and the scores on CuPy (sklearn beside it)"
 timeout 60 "$PY" -m benchmarks.mixture --size gpu --device cupy --iters 5 | tee "$DEST/mixture-gpu.md"
+
+echo "== Issue 16 rows: k-means|| vs k-means++, pruned vs plain Lloyd, sparse X (CuPy)"
+timeout 90 "$PY" -m benchmarks.gpu_advanced --lib cupy | tee "$DEST/advanced-gpu.md"
 
 echo "== GPU benchmarks"
 timeout 140 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \

@@ -82,3 +82,15 @@ def test_mixture_rows_run_and_agree_with_sklearn():
     assert len(scores) == 3
     for a, b in scores:
         assert float(a) == pytest.approx(float(b), rel=1e-5)
+
+
+def test_gpu_advanced_rows_run_at_quick_size(capsys):
+    """The issue-16 GPU rows (k-means||, pruned Lloyd, sparse X) run end to end;
+    at quick size on NumPy here, so that the GPU run does not find a broken script."""
+    from benchmarks import gpu_advanced
+
+    assert gpu_advanced.main(["--lib", "numpy", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "failed" not in out
+    for row in ("| k-means|| |", "| elkan |", "| lloyd, 3 iterations |"):
+        assert row in out
