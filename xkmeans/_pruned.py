@@ -14,11 +14,19 @@ Why Hamerly (one lower bound per point, O(n) memory): Elkan's ``n x k``
 lower bounds are an ``n x k`` array, which xkmeans never holds. Yinyang's
 group bounds (``n x groups``, ``n_groups`` > 1 here) recompute fewer points
 but update ``groups`` times more bounds per iteration; measured on a 2-core
-CPU they lost: colour 2M x 3, k=64: 36 s with one group, 68 s with 6, 92 s
-with 16 (15.4, 10.4 and 7.7 full passes of distances); embeddings 100k x 64,
-k=256: 3.0 s with one group, 3.3-4.8 s with 25 (6.0 and 4.9 passes).
+CPU (before the fused NumPy path) they lost: colour 2M x 3, k=64: 36 s with
+one group, 68 s with 6, 92 s with 16 (15.4, 10.4 and 7.7 full passes of
+distances); embeddings 100k x 64, k=256: 3.0 s with one group, 3.3-4.8 s
+with 25 (6.0 and 4.9 passes). Yinyang's local filter (distances to the
+failing groups' centres only) would cut the embeddings' distance work to
+about 2.3 passes (simulated, 16 groups), but as NumPy products of a few
+columns each it would run far below the BLAS rate of whole rows.
+
 On host arrays Hamerly's second test (the point's own distance first) runs
-too: it needs the number of still-failing points, a host value there.
+too. Where the backend has a fused ``hamerly_refresh`` (NumPy), the bound
+update and the recomputation of the failing points run in one pass of
+cache-sized blocks on all cores, and ``predict_failures`` only keeps the
+centres' moves; elsewhere they are the portable primitives' passes over n.
 
 The labels are Lloyd's at every iteration, up to ties that rounding decides:
 distances computed as |x|^2 - 2 x.c + |c|^2 are turned into bounds with a
