@@ -76,6 +76,25 @@ def test_predict_transform_score_match_sklearn(backend):
         ref.score(Y, sample_weight=w), rel=backend.rtol)
 
 
+@pytest.mark.parametrize("minibatch", [False, True])
+def test_transform_of_the_centres_has_an_exact_zero_diagonal(backend, minibatch):
+    """``transform(cluster_centers_)``: the centres' pairwise distances, each
+    centre exactly 0 from itself (scikit-learn's X-is-Y rule)."""
+    from sklearn.metrics import pairwise_distances
+
+    from xkmeans import MiniBatchKMeans
+
+    X = backend.asarray(_data(backend))
+    est = (MiniBatchKMeans(5, random_state=0, n_init=1) if minibatch
+           else KMeans(5, random_state=0, n_init=1)).fit(X)
+    D = est.transform(est.cluster_centers_)
+    backend.check_array(D, dtype=backend.dtype, shape=(5, 5))
+    D = backend.to_numpy(D)
+    np.testing.assert_array_equal(np.diagonal(D), np.zeros(5))
+    C = backend.to_numpy(est.cluster_centers_).astype(np.float64)
+    np.testing.assert_allclose(D, pairwise_distances(C), rtol=backend.rtol, atol=10 * backend.rtol)
+
+
 def test_integer_weights_equal_repeated_rows(backend):
     X = _data(backend, n=120)
     w = np.random.default_rng(1).integers(0, 4, size=X.shape[0])

@@ -93,8 +93,16 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         """
         if _dask.is_dask_array(X):
             return _dask.transform(self, X)
+        # The centres themselves: each centre's distance to itself is exactly
+        # 0, as scikit-learn's euclidean_distances(X, X) makes it, not the
+        # rounding residue of |x|^2 - 2 x.c + |c|^2.
+        own = X is self.cluster_centers_
         X, xp, _ = self._check_test_data(X, "transform")
-        return self._transform(X, xp)
+        D = self._transform(X, xp)
+        if own:
+            ids = xp.arange(D.shape[0], device=get_device(D))
+            D = xp.where(ids[:, None] == ids[None, :], xp.zeros_like(D), D)
+        return D
 
     @property
     def _cosine(self) -> bool:
