@@ -128,16 +128,22 @@ def test_pruned_equals_lloyd_every_iteration(max_iter):
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_pruned_equals_lloyd_many_blocks(fast):
-    """Enough points for several blocks of the fused NumPy refresh (blocks
-    where few points fail, where most do, and where none do), and the same
-    iterations with fast paths off."""
+def test_pruned_equals_lloyd_many_blocks(fast, monkeypatch):
+    """Several blocks of the fused NumPy refresh (blocks where few points
+    fail, where most do, and where none do) and products split into several
+    tiles, and the same iterations with fast paths off."""
     from conftest import BACKENDS
 
+    from xkmeans._primitives import _bounds_numpy
+
+    monkeypatch.setattr(_bounds_numpy, "_REFRESH_BYTES", 1 << 14)  # 4096-row blocks
+    monkeypatch.setattr(_bounds_numpy, "_TILE_BYTES", 1 << 14)  # 546-row tiles
     backend = BACKENDS[0]
     rng = np.random.default_rng(5)
-    X = np.concatenate([rng.uniform(size=(20_000, 2)), rng.normal(3, 0.01, size=(15_000, 2))])
-    init = X[rng.choice(X.shape[0], 30, replace=False)]
+    # Last block: a far cluster with its own centre, whose points never fail.
+    X = np.concatenate([rng.uniform(size=(20_000, 2)), rng.normal(3, 0.01, size=(15_000, 2)),
+                        rng.normal(50, 0.01, size=(5_000, 2))])
+    init = np.concatenate([X[rng.choice(35_000, 29, replace=False)], X[-1:]])
     with xkmeans.config_context(fast_paths=fast):
         ref, got = _both(backend, X, init, tol=0.0, max_iter=25)
     _assert_same(backend, X, ref, got)
