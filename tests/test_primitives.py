@@ -54,6 +54,41 @@ def test_nearest_centre_fast_equals_portable(backend, n, d, k, duplicates):
     np.testing.assert_allclose(backend.to_numpy(d_fast), exact.min(1), rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("n", [1, 1000, 70_000])
+def test_assign_tile_fast_equals_portable(backend, n):
+    """A tile of uint8 pixels: labels (identical palette colours included:
+    the first wins) and summed squared errors as the portable sequence
+    (cast, centre, nearest_centre, sum) gives them; several thread blocks at
+    70,000 rows."""
+    import array_api_compat
+
+    from xkmeans._primitives import assign_tile
+
+    rng = np.random.default_rng(n)
+    src = rng.integers(0, 256, size=(n, 3), dtype=np.uint8)
+    colours = rng.integers(0, 256, size=(12, 3)).astype(backend.dtype)
+    colours[7] = colours[2]  # a palette colour twice: ties to the lower index
+    srcb = backend.asarray(src)
+    xp = array_api_compat.array_namespace(srcb)
+    offset = backend.asarray(src.mean(axis=0).astype(backend.dtype))
+    C = backend.asarray(colours) - offset
+    out = {}
+    for fast in (True, False):
+        with config_context(fast_paths=fast):
+            labels, sse = assign_tile(srcb, offset, C, work=getattr(xp, backend.dtype),
+                                      index_dtype=xp.uint8, with_sse=True, xp=xp)
+        backend.check_array(labels, shape=(n,))
+        assert labels.dtype == xp.uint8
+        out[fast] = backend.to_numpy(labels).astype(np.int64), float(sse)
+    X = src.astype(np.float64) - backend.to_numpy(offset)
+    Cn = backend.to_numpy(C).astype(np.float64)
+    assert_labels_up_to_ties(X, Cn, out[True][0], out[False][0], backend.dtype)
+    assert not np.any(out[True][0] == 7) and not np.any(out[False][0] == 7)
+    exact = ((X[:, None, :] - Cn[None]) ** 2).sum(-1).min(1).sum()
+    assert out[True][1] == pytest.approx(out[False][1], rel=backend.rtol)
+    assert out[True][1] == pytest.approx(exact, rel=backend.rtol)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("d", [1, 3, 17])
 def test_identical_centres_give_lowest_index(backend, fast, d):

@@ -31,7 +31,7 @@ from ._backend import (
     row_chunks,
 )
 from ._config import get_config
-from ._primitives import nearest_centre
+from ._primitives import assign_tile
 
 __all__ = ["DEFAULT_SAMPLE_SIZE", "dequantize", "psnr", "quantize"]
 
@@ -218,8 +218,9 @@ def _palette(plan, centres, offset):
 def _assign(plan, centred, offset, *, with_sse, bar):
     """Every pixel's nearest palette colour, in tiles: ``(indices, sse or None)``.
 
-    The sum of squared colour errors comes from the distances nearest_centre
-    returns; it is a 0-d array on the image's device, summed in the widest float.
+    Each tile is one ``assign_tile`` (cast, centre, nearest colour, squared
+    errors; on NumPy all of it on every core). The sum of squared colour
+    errors is a 0-d array on the image's device, summed in the widest float.
     """
     xp, pixels, work = plan.xp, plan.pixels, plan.work
     n = pixels.shape[0]
@@ -230,12 +231,11 @@ def _assign(plan, centred, offset, *, with_sse, bar):
     acc = acc_dtype(xp, plan.device)
     sse = xp.zeros((), dtype=acc, device=plan.device) if with_sse else None
     for a, b in row_chunks(n, rows):
-        x = xp.astype(pixels[a:b, :3], work)
-        x -= offset  # in place: the tile's float copy is the largest scratch array
-        labels, dist2 = nearest_centre(x, centred, xp=xp)
-        indices[a:b] = xp.astype(labels, indices.dtype)
+        labels, tile_sse = assign_tile(pixels[a:b, :3], offset, centred, work=work,
+                                       index_dtype=indices.dtype, with_sse=with_sse, xp=xp)
+        indices[a:b] = labels
         if with_sse:
-            sse = sse + xp.sum(dist2, dtype=acc)
+            sse = sse + tile_sse
         if bar is not None:
             bar.update(b - a)
     return xp.reshape(indices, plan.shape), sse
@@ -471,10 +471,9 @@ def _quantize_dask(image, n_colors, *, method, random_state, sample_size, n_init
 
     def assign(block):
         bh, bw, c = block.shape
-        x = xp.astype(xp.reshape(block, (bh * bw, c))[:, :3], work)
-        x -= offset
-        labels, _ = nearest_centre(x, centred, xp=xp)
-        return xp.reshape(xp.astype(labels, index_dtype), (bh, bw))
+        labels, _ = assign_tile(xp.reshape(block, (bh * bw, c))[:, :3], offset, centred,
+                                work=work, index_dtype=index_dtype, with_sse=False, xp=xp)
+        return xp.reshape(labels, (bh, bw))
 
     if len(image.chunks[2]) > 1:
         image = image.rechunk({2: -1})

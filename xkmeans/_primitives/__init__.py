@@ -20,6 +20,7 @@ from . import _portable
 __all__ = [
     "affinity_row_norms",
     "affinity_sweep",
+    "assign_tile",
     "bound_update",
     "connected_components",
     "csr_matmul",
@@ -52,6 +53,7 @@ _FAST_PATHS = {
     "k_smallest": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "csr_matmul": {"numpy": "_numpy", "torch": "_torch", "cupy": "_cupy"},
     "row_sq_norms": {"numpy": "_numpy"},
+    "assign_tile": {"numpy": "_numpy"},
     "self_kneighbors": {"numpy": "_numpy", "cupy": "_cupy", "torch": "_torch"},
     "self_radius_neighbors": {"numpy": "_numpy"},
     "connected_components": {"numpy": "_numpy"},
@@ -130,6 +132,13 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     if not getattr(impl, "exact_ties", False):
         labels = _portable.first_of_identical(labels, C, xp=xp)
     return labels, dist2
+
+
+def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
+    """Labels (``index_dtype``) of a tile's rows cast to ``work`` and centred by
+    ``offset``, and their summed squared distance; see ``_portable``."""
+    return _impl("assign_tile", xp)(src, offset, C, work=work, index_dtype=index_dtype,
+                                    with_sse=with_sse, xp=xp)
 
 
 def grouped_sum(X, labels, weights, n_groups, *, xp):

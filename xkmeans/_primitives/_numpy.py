@@ -62,12 +62,22 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     directly as |x - c|^2, one O(n d) pass instead of NumPy's several passes
     over an n x k tile.
     """
-    lloyd_iter_chunked_dense = _sklearn_kernel()
-    n, k = X.shape[0], C.shape[0]
     X = np.ascontiguousarray(X)
     C = np.ascontiguousarray(C, dtype=X.dtype)
+    labels, rows = _kernel_labels(X, C)
+    dist2 = np.empty(X.shape[0], dtype=X.dtype)
+    # Each thread's block holds its rows' |x - c| terms: the budget is shared.
+    block = max(1, min(_BLOCK_ROWS, rows // _n_threads()))
+    _in_threads(lambda a, b: _dist_to_chosen(X, C, labels, dist2, a, b), X.shape[0], block)
+    return labels, dist2
+
+
+def _kernel_labels(X, C):
+    """``(labels, rows)``: the E-step of scikit-learn's compiled Lloyd kernel
+    (C-contiguous X and C of one dtype), in calls of ``rows`` rows."""
+    lloyd_iter_chunked_dense = _sklearn_kernel()
+    n, k = X.shape[0], C.shape[0]
     labels = np.empty(n, dtype=np.int64)
-    dist2 = np.empty(n, dtype=X.dtype)
     # Scratch per row: the kernel's weights and int32 labels, |x - c| terms. The
     # kernel tiles for the cache itself (256 rows); each call has a fixed cost, so
     # calls are as large as the budget allows, up to 1M rows.
@@ -81,10 +91,38 @@ def nearest_centre(X, C, *, xp, x_sq=None):
             lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, lab[:m], shift,
                                      _n_threads(), update_centers=False)
             labels[a:b] = lab[:m]
-    # Each thread's block holds its rows' |x - c| terms: the budget is shared.
-    block = max(1, min(_BLOCK_ROWS, rows // _n_threads()))
-    _in_threads(lambda a, b: _dist_to_chosen(X, C, labels, dist2, a, b), n, block)
-    return labels, dist2
+    return labels, rows
+
+
+def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
+    """The portable ``assign_tile``'s passes on all cores.
+
+    The float copy of the tile (cast and centred in one pass), the labels
+    (scikit-learn's compiled E-step) and, per block, the index cast and the
+    squared errors (summed per block in float64, the blocks in order).
+    """
+    from ._portable import identical_row_map
+
+    n = src.shape[0]
+    X = np.empty((n, C.shape[1]), dtype=work)
+    _in_threads(lambda a, b: np.subtract(src[a:b], offset, out=X[a:b], dtype=work), n,
+                _BLOCK_ROWS)
+    C = np.ascontiguousarray(C, dtype=work)
+    labels, _ = _kernel_labels(X, C)
+    canon = identical_row_map(C, xp=xp)  # the tie rule: first of identical centres
+    out = np.empty(n, dtype=index_dtype)
+    sse = {}
+
+    def post(a, b):
+        lab = labels[a:b] if canon is None else canon[labels[a:b]]
+        out[a:b] = lab
+        if with_sse:
+            diff = X[a:b] - C[lab]
+            sse[a] = np.einsum("ij,ij->i", diff, diff).sum(dtype=np.float64)
+
+    _in_threads(post, n, _BLOCK_ROWS)
+    total = np.asarray(sum(sse[a] for a in sorted(sse)), dtype=np.float64) if with_sse else None
+    return out, total
 
 
 def _dist_to_chosen(X, C, labels, dist2, a, b):

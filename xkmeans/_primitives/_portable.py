@@ -10,6 +10,23 @@ import numpy as np
 from .._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
 
 
+def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
+    """Nearest centre of each row of ``src - offset`` (a tile of pixels).
+
+    ``src`` (rows of any real or integer dtype) is cast to ``work`` and
+    centred by ``offset``; ``C`` holds centred centres. Returns the labels in
+    ``index_dtype`` and, with ``with_sse``, the sum of the squared distances
+    (a 0-d array in the widest float), else None. Ties as ``nearest_centre``.
+    """
+    from . import nearest_centre
+
+    x = xp.astype(src, work)
+    x -= offset  # in place: the tile's float copy is its largest scratch array
+    labels, dist2 = nearest_centre(x, C, xp=xp)
+    sse = xp.sum(dist2, dtype=acc_dtype(xp, get_device(x))) if with_sse else None
+    return xp.astype(labels, index_dtype), sse
+
+
 def row_sq_norms(X, *, xp):
     """Squared Euclidean norm of each row of a dense X, X's dtype."""
     return xp.sum(X * X, axis=1)
