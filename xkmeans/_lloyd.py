@@ -15,6 +15,7 @@ from ._primitives import (
     fused_lloyd_step,
     grouped_sum,
     has_identical_rows,
+    kernel_scope,
     lloyd_plan,
     nearest_centre,
     sparse_assigned_sq_distances,
@@ -91,6 +92,12 @@ def lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical=Fa
     -------
     labels, inertia (float), centres, n_iter (int)
     """
+    with kernel_scope(xp, get_device(X)):  # host kernels' settings once per run
+        return _lloyd(X, weights, centres, x_sq=x_sq, max_iter=max_iter, tol=tol,
+                      verbose=verbose, xp=xp, spherical=spherical)
+
+
+def _lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical):
     device = get_device(X)
     acc = acc_dtype(xp, device)
     k = centres.shape[0]

@@ -48,6 +48,7 @@ from ._primitives import (
     bound_update,
     fused_hamerly_refresh,
     grouped_sum,
+    kernel_scope,
     mask_indices,
     masked_assign,
     nearest_group_mins,
@@ -79,6 +80,12 @@ def pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spher
     if spherical:
         msg = "pruned_lloyd runs Euclidean k-means only; use _lloyd.lloyd(spherical=True)."
         raise ValueError(msg)
+    with kernel_scope(xp, get_device(X)):  # host kernels' settings once per run
+        return _pruned_lloyd(X, weights, centres, x_sq=x_sq, max_iter=max_iter, tol=tol,
+                             verbose=verbose, xp=xp, n_groups=n_groups)
+
+
+def _pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, n_groups):
     device = get_device(X)
     acc = acc_dtype(xp, device)
     n, k = X.shape[0], centres.shape[0]

@@ -30,6 +30,7 @@ __all__ = [
     "grouped_sum",
     "has_identical_rows",
     "k_smallest",
+    "kernel_scope",
     "laplacian_eigsh_fast",
     "lloyd_plan",
     "mask_indices",
@@ -205,6 +206,19 @@ def serial_blas(xp):
     from ._numpy import _blas_controller
 
     return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def kernel_scope(xp, device):
+    """A context for a whole loop of host kernel calls (NumPy, PyTorch CPU):
+    the BLAS thread limit and scikit-learn settings that each compiled kernel
+    call needs are set once instead of at every call; a no-op elsewhere."""
+    import contextlib
+
+    if backend_name(xp) not in ("numpy", "torch") or not is_cpu(xp, device):
+        return contextlib.nullcontext()
+    from ._numpy import _kernel_context
+
+    return _kernel_context()
 
 
 def has_identical_rows(C, *, xp) -> bool:

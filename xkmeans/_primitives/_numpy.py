@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import warnings
 
 import numpy as np
@@ -223,12 +224,30 @@ def _kernel_context():
     cores (2.5x slower on 100k x 64, k=256), so BLAS gets one thread. And its
     Array API dispatch is switched off: with ``array_api_dispatch=True`` the
     kernel's own helpers reject its memoryviews in scikit-learn 1.7.
+
+    Re-entrant: inside an open context (a whole Lloyd loop opens one, see
+    ``kernel_scope``) it costs nothing; setting and restoring the limits costs
+    about 80 microseconds, several times a small fit's iteration.
     """
+    if getattr(_scope, "depth", 0):
+        _scope.depth += 1
+        try:
+            yield
+        finally:
+            _scope.depth -= 1
+        return
     import sklearn
 
     with _blas_controller().limit(limits=1, user_api="blas"), \
             sklearn.config_context(array_api_dispatch=False):
-        yield
+        _scope.depth = 1
+        try:
+            yield
+        finally:
+            _scope.depth = 0
+
+
+_scope = threading.local()
 
 
 @functools.cache

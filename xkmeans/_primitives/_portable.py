@@ -96,6 +96,13 @@ def identical_row_map(C, *, xp):
     rows = to_numpy(C) + 0.0  # a copy with -0.0 turned into 0.0
     if rows.shape[0] < 2:
         return None
+    if rows.shape[1] <= _SCREEN_COLS:
+        # Identical rows are neighbours in lexicographic order: a sort and one
+        # comparison settle the common case, without np.unique's machinery.
+        order = np.lexsort(rows.T[::-1])
+        s = rows[order]
+        if not np.any(np.all(s[1:] == s[:-1], axis=1)):
+            return None
     if rows.shape[1] > _SCREEN_COLS:
         # Wide rows (sparse text: d in the tens of thousands): identical rows agree
         # on every column, so if they all differ on the few columns where they
