@@ -18,9 +18,13 @@ CPU (before the fused NumPy path) they lost: colour 2M x 3, k=64: 36 s with
 one group, 68 s with 6, 92 s with 16 (15.4, 10.4 and 7.7 full passes of
 distances); embeddings 100k x 64, k=256: 3.0 s with one group, 3.3-4.8 s
 with 25 (6.0 and 4.9 passes). Yinyang's local filter (distances to the
-failing groups' centres only) would cut the embeddings' distance work to
-about 2.3 passes (simulated, 16 groups), but as NumPy products of a few
-columns each it would run far below the BLAS rate of whole rows.
+failing groups' centres only) cuts the embeddings' distance work to about
+2.3 passes (simulated, 16 groups); a fused NumPy version of it (one small
+product per group and block, one product over every centre where most groups
+fail) still lost to the fused Hamerly path, paired with scikit-learn's Lloyd
+in one run: embeddings 0.73x (8 groups) and 0.88x (16) against 0.67x, colour
+1.7x (4 groups) and 2.8x (8) against 0.74x. The n x groups bound updates cost
+more than the distances they save.
 
 On host arrays Hamerly's second test (the point's own distance first) runs
 too. Where the backend has a fused ``hamerly_refresh`` (NumPy), the bound
