@@ -188,13 +188,127 @@ def test_memmap_larger_than_budget_fits_in_bounded_memory(tmp_path, stream):
     assert len(np.unique(km.labels_)) == 8
 
 
-def test_one_readback_per_step(monkeypatch):
+@pytest.mark.parametrize("window", [None, 1, 5])
+def test_one_readback_per_window_of_steps(monkeypatch, window):
     X, _ = _data(np.float64)
     calls = []
     real = _minibatch.to_numpy
     monkeypatch.setattr(_minibatch, "to_numpy", lambda x: calls.append(1) or real(x))
-    km = MiniBatchKMeans(6, batch_size=64, random_state=0, compute_labels=False).fit(X)
-    assert len(calls) == km.n_steps_
+    km = MiniBatchKMeans(6, batch_size=64, random_state=0, compute_labels=False)
+    km._stats_window = window
+    km.fit(X)
+    W = window or _minibatch._STATS_WINDOW
+    assert km.n_steps_ > 2 * W
+    assert len(calls) == -(-km.n_steps_ // W)  # the window holding the stop is read
+
+
+# Each case: (data seed, params, how it ends). Stops fall inside windows of 5 and 16.
+_WINDOW_CASES = {
+    "no_improvement": {"n_clusters": 5, "batch_size": 50, "max_no_improvement": 3,
+                       "random_state": 0},
+    "tol": {"n_clusters": 5, "batch_size": 50, "max_no_improvement": None, "tol": 3e-4,
+            "random_state": 1},
+    "max_iter": {"n_clusters": 5, "batch_size": 64, "max_iter": 2,
+                 "max_no_improvement": None, "random_state": 2},
+    "reassign": {"n_clusters": 24, "batch_size": 40, "reassignment_ratio": 0.5,
+                 "max_no_improvement": 4, "random_state": 1},
+    "weighted": {"n_clusters": 5, "batch_size": 50, "max_no_improvement": 3,
+                 "random_state": 4, "tol": 1e-4},
+}
+
+
+def _fit_window(backend, case, window, verbose=0):
+    X, _ = blobs(n=1200, d=3, centres=4, seed=1, spread=1.0, scale=6.0)
+    w = None
+    if case == "weighted":
+        w = backend.asarray(np.random.default_rng(5).uniform(0.2, 2.0, size=1200).astype(
+            backend.dtype))
+    km = MiniBatchKMeans(**_WINDOW_CASES[case], verbose=verbose)
+    km._stats_window = window
+    return km.fit(backend.asarray(X.astype(backend.dtype)), sample_weight=w)
+
+
+@pytest.mark.parametrize("case", sorted(_WINDOW_CASES))
+def test_windowed_readback_same_fit_as_step_by_step(backend, case):
+    ref = _fit_window(backend, case, 1)
+    n_max = (ref.max_iter * 1200) // ref.batch_size
+    if case == "max_iter":
+        assert ref.n_steps_ == n_max == 37
+    else:
+        assert ref.n_steps_ < n_max
+        assert ref.n_steps_ % 5 and ref.n_steps_ % 16  # the stop is inside both windows
+    for window in (5, 16):
+        km = _fit_window(backend, case, window)
+        assert (km.n_steps_, km.n_iter_) == (ref.n_steps_, ref.n_iter_)
+        np.testing.assert_array_equal(backend.to_numpy(km.cluster_centers_),
+                                      backend.to_numpy(ref.cluster_centers_))
+        np.testing.assert_array_equal(backend.to_numpy(km._counts),
+                                      backend.to_numpy(ref._counts))
+        np.testing.assert_array_equal(backend.to_numpy(km.labels_), backend.to_numpy(ref.labels_))
+        assert km.inertia_ == ref.inertia_
+        for name in ("_n_since_last_reassign", "_n_zero", "_ewa_inertia", "_ewa_inertia_min",
+                     "_no_improvement", "_last_inertia"):
+            assert getattr(km, name) == getattr(ref, name), name
+
+
+@pytest.mark.parametrize("case", ["reassign", "tol"])
+def test_windowed_readback_same_verbose_output(capsys, case):
+    from conftest import BACKENDS
+
+    b = BACKENDS[0]
+    _fit_window(b, case, 1, verbose=1)
+    ref = capsys.readouterr().out
+    assert "Converged" in ref
+    if case == "reassign":
+        assert "Reassigning" in ref
+    for window in (5, 16):
+        _fit_window(b, case, window, verbose=1)
+        assert capsys.readouterr().out == ref
+
+
+def test_reassignment_flag_follows_sklearns_rule():
+    # _reassign_flag (device) and _reassign_replay (host) against sklearn's
+    # _random_reassign: grow by the batch, test, restart at 0.
+    from array_api_compat import numpy as npx
+
+    k, batch = 4, 7
+    counts_seq = [np.zeros(k), np.array([1.0, 0, 2, 3]), *[np.arange(1.0, 5)] * 8,
+                  np.array([2.0, 0, 1, 1]), *[np.arange(1.0, 5)] * 8]
+    dev = npx.zeros((), dtype=npx.int64)
+    host, sk = 0, 0
+    for counts in counts_seq:
+        sk += batch
+        expect = bool((counts == 0).any() or sk >= 10 * k)
+        if expect:
+            sk = 0
+        flag, dev = _minibatch._reassign_flag(npx.asarray(counts), dev, batch, xp=npx)
+        replay, host = _minibatch._reassign_replay(host, int((counts == 0).sum()), batch, k)
+        assert bool(flag) == replay == expect
+        assert int(dev) == host == sk
+
+
+def test_reassign_gated_by_a_false_flag_moves_nothing():
+    from array_api_compat import numpy as npx
+
+    X, _ = blobs(n=64, d=3, centres=4, seed=2)
+    C = X[:6].copy()
+    counts = np.array([0.0, 5, 0, 9, 1, 7])
+    cand = np.arange(10, 13)
+    for flag, moved in ((np.False_, 0), (np.True_, 3)):
+        C2, counts2, n = _minibatch._reassign(X, C, counts, cand, 0.5, xp=npx,
+                                             flag=npx.asarray(flag))
+        assert int(n) == moved
+        if not moved:
+            np.testing.assert_array_equal(C2, C)
+            np.testing.assert_array_equal(counts2, counts)
+
+
+def test_no_reassignment_with_ratio_zero(capsys):
+    X, _ = _data(np.float64, n=600)
+    km = MiniBatchKMeans(12, batch_size=40, reassignment_ratio=0, random_state=0, verbose=1,
+                         max_iter=2).fit(X)
+    assert "Reassigning" not in capsys.readouterr().out
+    assert km._n_zero >= 0
 
 
 def test_sample_weight_zero_points_are_ignored(backend):

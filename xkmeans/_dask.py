@@ -901,7 +901,7 @@ def minibatch_fit(est, X, sample_weight):
     """
     from ._backend import check_random_state
     from ._lloyd import weighted_total
-    from ._minibatch import _INDEX_BLOCK, minibatch_step
+    from ._minibatch import _INDEX_BLOCK, _reassign_replay, minibatch_step
 
     if est._cosine:
         msg = ("MiniBatchKMeans(metric='cosine') does not accept Dask arrays yet; use "
@@ -950,14 +950,12 @@ def minibatch_fit(est, X, sample_weight):
         pos = np.searchsorted(uniq, block[j])
         Xb = Xblock[pos]
         wb = None if wblock is None else wblock[pos]
-        n_since += B
-        reassign = n_zero > 0 or n_since >= 10 * k
-        if reassign:
-            n_since = 0
-        cand = est._candidates(reassign, B, reassign_rng, xp=xp, device="cpu")
+        # Candidates drawn at every step, as the in-memory fit draws them.
+        reassign, n_since = _reassign_replay(n_since, n_zero, B, k)
+        cand = est._candidate_rows(1, B, reassign_rng, xp=xp, device="cpu")
         centres, counts, stats = minibatch_step(
-            Xb, wb, centres, counts, candidates=cand, ratio=est.reassignment_ratio,
-            with_shift=tol > 0, xp=xp,
+            Xb, wb, centres, counts, candidates=None if cand is None or not reassign else cand[0],
+            ratio=est.reassignment_ratio, with_shift=tol > 0, xp=xp,
         )
         stats = np.asarray(stats)
         n_zero = int(stats[4])

@@ -1,10 +1,23 @@
 """MiniBatchKMeans: the k-means objective on random mini-batches, streamable.
 
 Two parts, kept apart: the array math of one mini-batch step
-(``minibatch_step``, ``_reassign``: device arrays in, device arrays out, no
-host logic) and the estimator (validation, host randomness, early stopping,
-where the data lives). The data sources (``_Resident``, ``_HostStream``)
-hide whether a batch is gathered on the device or on the host and then moved.
+(``minibatch_step``, ``_reassign``, ``_reassign_flag``: device arrays in,
+device arrays out, no host logic) and the estimator (validation, host
+randomness, early stopping, where the data lives). The data sources
+(``_Resident``, ``_HostStream``) hide whether a batch is gathered on the
+device or on the host and then moved.
+
+No step waits for the device. Whether a step reassigns centres is decided on
+the device (a centre with zero count, or ``10 * n_clusters`` samples since
+the last reassignment, scikit-learn's rule), so the host draws candidate
+rows for every step and the device uses them only where the flag is set.
+The early-stopping statistics of ``_STATS_WINDOW`` successive steps are
+stacked on the device and read back at once; the host then replays
+scikit-learn's stopping test over them in order. When it fires at a step
+inside the window, the centres and counts kept after that step (references
+to the per-step arrays, k x d each) are restored and the steps computed
+after it are dropped: the fit ends exactly as a step-by-step readback would
+have ended it, with the same attributes and verbose lines.
 """
 
 from __future__ import annotations
@@ -66,11 +79,16 @@ __all__ = ["MiniBatchKMeans", "minibatch_step"]
 # Host batch indices are drawn this many at a time (a block of steps).
 _INDEX_BLOCK = 1 << 16
 
+# Steps whose early-stopping statistics are read back together (one sync).
+# ``MiniBatchKMeans._stats_window`` overrides it (tests use 1).
+_STATS_WINDOW = 16
+
 
 # --------------------------------------------------------------------------- kernels
 
 
-def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift, xp):
+def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift, xp,
+                   reassign=None):
     """One mini-batch update, scikit-learn's ``_mini_batch_step``, on the device.
 
     Each centre moves to the weighted mean of everything it has absorbed so
@@ -92,6 +110,9 @@ def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift
         ``reassignment_ratio``.
     with_shift : bool
         Compute the squared centre shift (needed when ``tol > 0``).
+    reassign : boolean 0-d array or None, default=None
+        Device flag (see ``_reassign_flag``): the candidates are used only
+        where it is True. None reassigns whenever ``candidates`` is given.
 
     Returns
     -------
@@ -107,7 +128,8 @@ def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift
         new, new_counts, stats = fused
         if candidates is None:
             return new, new_counts, stats
-        moved, new_counts, n_moved = _reassign(X, new, new_counts, candidates, ratio, xp=xp)
+        moved, new_counts, n_moved = _reassign(X, new, new_counts, candidates, ratio, xp=xp,
+                                               flag=reassign)
         old = xp.astype(centres, acc)
         shift = xp.sum((xp.astype(moved, acc) - old) ** 2) if with_shift else stats[2] * 0
         stats = xp.stack([stats[0], stats[1], shift, xp.astype(n_moved, acc),
@@ -123,7 +145,8 @@ def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift
     zero = xp.zeros((), dtype=acc, device=device)
     n_moved = zero
     if candidates is not None:
-        new, new_counts, n_moved = _reassign(X, new, new_counts, candidates, ratio, xp=xp)
+        new, new_counts, n_moved = _reassign(X, new, new_counts, candidates, ratio, xp=xp,
+                                             flag=reassign)
     shift = xp.sum((new - old) ** 2) if with_shift else zero
     stats = xp.stack([
         weighted_total(dist2, weights, xp=xp, acc=acc),
@@ -135,18 +158,21 @@ def minibatch_step(X, weights, centres, counts, *, candidates, ratio, with_shift
     return xp.astype(new, X.dtype), new_counts, stats
 
 
-def _reassign(X, centres, counts, candidates, ratio, *, xp):
+def _reassign(X, centres, counts, candidates, ratio, *, xp, flag=None):
     """Move starving centres onto random batch rows (sklearn's reassignment).
 
     Centres whose count is below ``ratio * max(count)`` (at most half the
     batch, the lowest counts first) take the next unused candidate row, in
     cluster order; their counts are raised to the smallest kept count so that
-    they are not reassigned again at once. All on the device: no readback.
+    they are not reassigned again at once. ``flag`` (a device boolean, or
+    None for True) gates the whole move. All on the device: no readback.
     """
     device = get_device(X)
     k = counts.shape[0]
     half = int(0.5 * X.shape[0])
     move = counts < ratio * xp.max(counts)
+    if flag is not None:
+        move = move & flag
     n_move = xp.sum(xp.astype(move, xp.int64))
     rank = xp.argsort(xp.argsort(counts, stable=True), stable=True)
     limit = xp.where(
@@ -163,6 +189,26 @@ def _reassign(X, centres, counts, candidates, ratio, *, xp):
     floor = xp.min(xp.where(move, inf, counts))
     counts = xp.where(move & (floor < inf), floor, counts)
     return centres, counts, xp.sum(xp.astype(move, xp.int64))
+
+
+def _reassign_flag(counts, n_since, batch, *, xp):
+    """scikit-learn's ``_random_reassign`` on the device.
+
+    ``n_since`` (int64, 0-d) grows by ``batch`` first; the step reassigns when
+    a centre has zero count or ``n_since >= 10 * n_clusters``, and then
+    ``n_since`` restarts at 0. Returns ``(flag, n_since)``.
+    """
+    grown = n_since + batch
+    flag = xp.any(counts == 0) | (grown >= 10 * counts.shape[0])
+    return flag, xp.where(flag, xp.zeros_like(grown), grown)
+
+
+def _reassign_replay(n_since, n_zero, batch, k):
+    """The host's copy of ``_reassign_flag`` (read-back zero counts): (flag, n_since)."""
+    n_since += batch
+    if n_zero > 0 or n_since >= 10 * k:
+        return True, 0
+    return False, n_since
 
 
 # ----------------------------------------------------------------------- data sources
@@ -401,9 +447,17 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
     to its centre's sum and ``w`` to its count) instead of the draw
     (scikit-learn draws with ``p = w / sum(w)``, an O(n_samples) operation per
     step); both give the weighted running mean in expectation.
-    Reassignment runs entirely on the device from candidate rows drawn on
-    the host. Each step reads back one small array of statistics (batch
-    inertia, shift, reassigned and empty-count centres) for early stopping.
+    Reassignment runs entirely on the device: the decision (an empty
+    centre, or ``10 * n_clusters`` samples since the last one) is a device
+    flag, and candidate rows are drawn on the host for every step and used
+    only where the flag is set. Early stopping needs a few statistics per
+    step (batch inertia, centre shift, reassigned and empty centres); they
+    are read back once every 16 steps, not at every step, and the host
+    replays scikit-learn's stopping test over them in order. When it fires
+    inside such a window, the centres and counts after that step are
+    restored, so the fit stops with the same decisions, attributes
+    (``n_steps_``, ``n_iter_``, centres) and verbose output as if it had read
+    every step.
 
     Streaming. Two ways to fit data that does not fit in device memory:
 
@@ -469,6 +523,10 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         "device": "no_validation",
         "metric": [StrOptions({"euclidean", "cosine"})],
     }
+
+    # Steps per readback of the stopping statistics; None: ``_STATS_WINDOW``.
+    # Private (tests set 1 to compare with a step-by-step readback).
+    _stats_window = None
 
     def __init__(
         self,
@@ -640,40 +698,59 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
 
         counts = xp.zeros((k,), dtype=acc, device=device)
         self._reset_convergence()
-        n_since, n_zero = 0, k
         n_steps = (self.max_iter * n) // B
         # Independent streams: the batch draws do not depend on reassignments.
         batch_rng, reassign_rng = (np.random.default_rng(s) for s in rng.integers(2**63, size=2))
         block_steps = max(1, _INDEX_BLOCK // B)
-        step = 0
+        window = max(1, int(self._stats_window or _STATS_WINDOW))
+        # Device state of the reassignment rule; the host replays it from the
+        # read-back zero counts (same rule, same numbers).
+        n_since_dev = xp.zeros((), dtype=xp.int64, device=device)
+        n_since, n_zero = 0, k
+        kept = []  # per step of the open window: (stats, centres, counts), on the device
+        last = 0
         for step in range(n_steps):
             if step % block_steps == 0:
                 size = (min(block_steps, n_steps - step), B)
                 block = np.sort(batch_rng.integers(0, n, size=size), axis=1)
+            if step % window == 0:
+                cands = self._candidate_rows(min(window, n_steps - step), B, reassign_rng,
+                                             xp=xp, device=device)
             Xb, wb = data.rows(block[step % block_steps])
-            n_since += B
-            reassign = n_zero > 0 or n_since >= 10 * k
-            if reassign:
-                n_since = 0
-            cand = self._candidates(reassign, B, reassign_rng, xp=xp, device=device)
+            flag, n_since_dev = _reassign_flag(counts, n_since_dev, B, xp=xp)
             centres, counts, stats = minibatch_step(
-                Xb, wb, centres, counts, candidates=cand, ratio=self.reassignment_ratio,
-                with_shift=tol > 0, xp=xp,
+                Xb, wb, centres, counts,
+                candidates=None if cands is None else cands[step % window, ...],
+                ratio=self.reassignment_ratio, with_shift=tol > 0, xp=xp, reassign=flag,
             )
             if data.cosine:  # spherical: the running means back on the sphere
                 centres = unit_centres(centres, centres, xp=xp)
-            stats = to_numpy(stats)
-            n_zero = int(stats[4])
-            if self.verbose and stats[3] > 0:
-                print(f"[MiniBatchKMeans] Reassigning {int(stats[3])} cluster centers.")
-            if self._converged(step, n_steps, n, B, stats, tol):
+            kept.append((stats, centres, counts))
+            if len(kept) < window and step < n_steps - 1:
+                continue
+            # One readback for the window, then the stopping test step by step.
+            rows = to_numpy(xp.stack([s for s, _, _ in kept]))
+            first = step + 1 - len(kept)
+            stop = None
+            for i in range(len(kept)):
+                _, n_since = _reassign_replay(n_since, n_zero, B, k)
+                n_zero = int(rows[i, 4])
+                if self.verbose and rows[i, 3] > 0:
+                    print(f"[MiniBatchKMeans] Reassigning {int(rows[i, 3])} cluster centers.")
+                if self._converged(first + i, n_steps, n, B, rows[i], tol):
+                    stop = i
+                    break
+            last = first + (len(kept) - 1 if stop is None else stop)
+            if stop is not None:  # roll back to the state after the stopping step
+                _, centres, counts = kept[stop]
                 break
+            kept = []
         self._counts = counts
         self._n_since_last_reassign = n_since
         self._n_zero = n_zero
         self.cluster_centers_ = centres
-        self.n_steps_ = step + 1
-        self.n_iter_ = math.ceil((step + 1) * B / n)
+        self.n_steps_ = last + 1
+        self.n_iter_ = math.ceil((last + 1) * B / n)
         if self.compute_labels:
             self.labels_, self.inertia_ = _labels_inertia(data, centres)
         else:
@@ -683,12 +760,19 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             self.inertia_ = ewa * total_w / (2 if data.cosine else 1)
         return self
 
-    def _candidates(self, reassign, batch, rng, *, xp, device):
-        """Distinct random batch rows for reassigned centres (host draw), or None."""
+    def _candidate_rows(self, steps, batch, rng, *, xp, device):
+        """Candidate rows for reassigned centres, for ``steps`` steps, or None.
+
+        One host draw of distinct batch positions per step (whether or not
+        the device then reassigns), moved to the device as one
+        ``(steps, m)`` array. None when ``reassignment_ratio`` is 0 (nothing
+        is ever moved) or the batch is too small.
+        """
         m = min(self.n_clusters, int(0.5 * batch))
-        if not reassign or self.reassignment_ratio <= 0 or m == 0:
+        if self.reassignment_ratio <= 0 or m == 0:
             return None
-        return xp.asarray(rng.choice(batch, size=m, replace=False), device=device)
+        draws = np.stack([rng.choice(batch, size=m, replace=False) for _ in range(steps)])
+        return xp.asarray(draws, device=device)
 
     def _reset_convergence(self):
         self._ewa_inertia = None
@@ -786,13 +870,13 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             if data.dtype != self.cluster_centers_.dtype:
                 self.cluster_centers_ = xp.astype(self.cluster_centers_, data.dtype)
         Xb, wb = data.whole()
-        self._n_since_last_reassign += self._batch_size
-        reassign = self._n_zero > 0 or self._n_since_last_reassign >= 10 * self.n_clusters
-        if reassign:
-            self._n_since_last_reassign = 0
-        cand = self._candidates(reassign, data.n, rng, xp=xp, device=device)
+        # As in fit: candidates drawn every step, used only when the rule says so.
+        reassign, self._n_since_last_reassign = _reassign_replay(
+            self._n_since_last_reassign, self._n_zero, self._batch_size, self.n_clusters)
+        cand = self._candidate_rows(1, data.n, rng, xp=xp, device=device)
         self.cluster_centers_, self._counts, stats = minibatch_step(
-            Xb, wb, self.cluster_centers_, self._counts, candidates=cand,
+            Xb, wb, self.cluster_centers_, self._counts,
+            candidates=None if cand is None or not reassign else cand[0, ...],
             ratio=self.reassignment_ratio, with_shift=False, xp=xp,
         )
         if data.cosine:
