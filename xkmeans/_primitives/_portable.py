@@ -96,13 +96,12 @@ def identical_row_map(C, *, xp):
     rows = to_numpy(C) + 0.0  # a copy with -0.0 turned into 0.0
     if rows.shape[0] < 2:
         return None
-    if rows.shape[1] <= _SCREEN_COLS:
-        # Identical rows are neighbours in lexicographic order: a sort and one
-        # comparison settle the common case, without np.unique's machinery.
-        order = np.lexsort(rows.T[::-1])
-        s = rows[order]
-        if not np.any(np.all(s[1:] == s[:-1], axis=1)):
-            return None
+    # Identical rows share their first value: sorted by it, no two neighbours
+    # equal settles the common case in one short sort, without np.unique's
+    # machinery (a lexicographic sort of 256 x 64 centres cost 0.7 ms).
+    first = np.sort(rows[:, 0])
+    if not np.any(first[1:] == first[:-1]):
+        return None
     if rows.shape[1] > _SCREEN_COLS:
         # Wide rows (sparse text: d in the tens of thousands): identical rows agree
         # on every column, so if they all differ on the few columns where they
