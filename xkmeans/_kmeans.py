@@ -96,7 +96,7 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         # The centres themselves: each centre's distance to itself is exactly
         # 0, as scikit-learn's euclidean_distances(X, X) makes it, not the
         # rounding residue of |x|^2 - 2 x.c + |c|^2.
-        own = X is self.cluster_centers_
+        own = X is getattr(self, "cluster_centers_", None)
         X, xp, _ = self._check_test_data(X, "transform")
         D = self._transform(X, xp)
         if own:
