@@ -100,11 +100,13 @@ def _pruned_lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, n_gr
     bounds = _Bounds(X, x_sq, centres, xp=xp, acc=acc, n_groups=n_groups, track=incremental)
     bounds.full(centres)
     mask, count = None, 0
-    # Host arrays: X in the summing dtype once, not once per full M-step,
-    # where the copy fits the working-memory budget.
+    # Weighted host arrays: X in the summing dtype once, not once per full
+    # M-step, where the copy fits the working-memory budget. (Incremental sums
+    # need one full M-step only: no copy.)
     X_sum = X
     budget = get_config()["working_memory"] * 2**20
-    if is_cpu(xp, device) and X.dtype != acc and n * X.shape[1] * itemsize(xp, acc) <= budget:
+    if (is_cpu(xp, device) and not incremental and X.dtype != acc
+            and n * X.shape[1] * itemsize(xp, acc) <= budget):
         X_sum = xp.astype(X, acc)
     sums = counts = None
     strict = False
