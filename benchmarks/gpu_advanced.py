@@ -21,20 +21,12 @@ when no GPU library is installed).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from . import impls
+from .measure import timed
 from .workloads import initial_centres, load_data
-
-
-def _timed(fn, sync):
-    sync()
-    t = time.perf_counter()
-    out = fn()
-    sync()
-    return time.perf_counter() - t, out
 
 
 def init_rows(lib, sync, n, d, k):
@@ -51,7 +43,7 @@ def init_rows(lib, sync, n, d, k):
     for name, fn in (("k-means++", kmeans_plusplus), ("k-means||", kmeans_parallel)):
         fn(X[:20_000], 32, x_sq=x_sq[:20_000], weights=None, rng=np.random.default_rng(1),
            xp=xp)  # warm-up
-        t, _ = _timed(lambda fn=fn: fn(X, k, x_sq=x_sq, weights=None,
+        t, _ = timed(lambda fn=fn: fn(X, k, x_sq=x_sq, weights=None,
                                        rng=np.random.default_rng(0), xp=xp), sync)
         out[name] = t
         print(f"| init {n}x{d}, k={k} | {name} | {t:.3f} s | "
@@ -67,7 +59,7 @@ def fit_rows(lib, sync, key, k, max_iter):
     times = {}
     for alg in ("lloyd", "elkan"):
         KMeans(k, init=init, n_init=1, algorithm=alg, max_iter=2).fit(X[:200_000])  # warm-up
-        t, est = _timed(lambda alg=alg: KMeans(k, init=init, n_init=1, algorithm=alg,
+        t, est = timed(lambda alg=alg: KMeans(k, init=init, n_init=1, algorithm=alg,
                                                max_iter=max_iter).fit(X), sync)
         times[alg] = t
         print(f"| fit {key[0]} {X_host.shape[0]}x{X_host.shape[1]}, k={k} | {alg} | "
@@ -92,7 +84,7 @@ def sparse_row(lib, sync, n, d, k, iters):
         X = sp.csr_matrix(X_host)
         init = np.asarray(X_host[initial_rows(n, k)].todense())
     KMeans(k, init=init, n_init=1, max_iter=2, tol=0).fit(X)  # warm-up
-    t, est = _timed(lambda: KMeans(k, init=init, n_init=1, max_iter=iters, tol=0).fit(X), sync)
+    t, est = timed(lambda: KMeans(k, init=init, n_init=1, max_iter=iters, tol=0).fit(X), sync)
     print(f"| sparse {n}x{d} (0.1 %), k={k} | lloyd, {iters} iterations | {t:.3f} s | "
           f"{1e3 * t / iters:.1f} ms/iteration, inertia {est.inertia_:.6g} |", flush=True)
 

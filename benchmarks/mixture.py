@@ -20,7 +20,6 @@ synchronised. Usage::
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
@@ -30,6 +29,8 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import xkmeans
 from xkmeans import metrics as xm
+
+from .measure import timed
 
 SIZES = {"cpu": (200_000, 8, 16, "float64"), "gpu": (1_000_000, 16, 32, "float32"),
          "tiny": (3_000, 4, 4, "float64")}  # tiny: the test of this script
@@ -68,14 +69,6 @@ def _device(name):
     return (lambda a: torch.asarray(a, device="cuda")), torch.cuda.synchronize
 
 
-def _timed(fn, sync):
-    sync()
-    t = time.perf_counter()
-    out = fn()
-    sync()
-    return time.perf_counter() - t, out
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", choices=sorted(SIZES), default="cpu")
@@ -92,8 +85,8 @@ def main(argv=None):
     xkmeans.GaussianMixture(**small).fit(to_dev(X[:5000]))
     SkGaussianMixture(**small).fit(X[:5000])
     params = _params(X, k, args.iters)
-    tx, gx = _timed(lambda: xkmeans.GaussianMixture(**params).fit(Xd), sync)
-    ts, gs = _timed(lambda: SkGaussianMixture(**params).fit(X), lambda: None)
+    tx, gx = timed(lambda: xkmeans.GaussianMixture(**params).fit(Xd), sync)
+    ts, gs = timed(lambda: SkGaussianMixture(**params).fit(X), lambda: None)
     print(f"GaussianMixture {n} x {d} {dtype}, {k} components full, {args.iters} iterations, "
           f"xkmeans on {args.device}")
     print(f"{'row':<28} {'xkmeans':>10} {'sklearn':>10} {'ratio':>7}   note")
@@ -113,8 +106,8 @@ def main(argv=None):
     ]
     for name, ours, theirs in rows:
         ours()  # warm-up (kernels, caches)
-        tx, vx = _timed(ours, sync)
-        ts, vs = _timed(theirs, lambda: None)
+        tx, vx = timed(ours, sync)
+        ts, vs = timed(theirs, lambda: None)
         print(f"{name + ', s':<28} {tx:>10.3f} {ts:>10.3f} {tx / ts:>7.2f}   "
               f"score {vx:.6g} vs {vs:.6g}")
     return 0
