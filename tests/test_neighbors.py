@@ -64,18 +64,25 @@ def test_kneighbors_graph_matches_sklearn(backend, mode, include_self):
                                    rtol=backend.rtol, atol=10 * backend.rtol)
 
 
-def test_ties_broken_by_lowest_index(backend):
-    # Points on a grid: many exactly equal distances.
+@pytest.mark.parametrize("memory", [None, 0.005])
+def test_ties_broken_by_lowest_index(backend, memory):
+    """Points on a grid: many exactly equal distances. With a tiny working
+    memory the portable search tiles the columns and merges each tile's best
+    with those kept so far: the ties still go to the lowest index."""
     g = np.arange(6, dtype=float)
     X = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    memory = {} if memory is None else {"working_memory": memory}
     for fast in (True, False):
-        with xkmeans.config_context(fast_paths=fast):
+        with xkmeans.config_context(fast_paths=fast, **memory), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # tiny chunks, on purpose
             dist, ind = kneighbors(backend.asarray(X), 6)
         dist, ind = backend.to_numpy(dist), backend.to_numpy(ind)
         d2 = ((X[:, None] - X[None]) ** 2).sum(-1)
         np.fill_diagonal(d2, -1)
         order = np.lexsort((np.broadcast_to(np.arange(36), d2.shape), d2), axis=1)[:, 1:7]
         np.testing.assert_array_equal(ind, order)
+        np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(d2, order, axis=1)),
+                                   rtol=backend.rtol, atol=backend.rtol)
 
 
 @pytest.mark.parametrize("shape,k", [((7, 30), 1), ((7, 30), 30), ((40, 50), 5), ((3, 9), 4)])

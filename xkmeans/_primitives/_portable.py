@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
+from .._config import get_config
 
 
 def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
@@ -286,26 +287,60 @@ def self_kneighbors(X, k, *, xp):
         Ties broken by the lowest index. Never more than one chunk of the
         n x n distance matrix exists at a time.
     """
-    from . import k_smallest as select
-
     device = get_device(X)
     n = X.shape[0]
     acc = acc_dtype(xp, device)
     # Centring makes |x|^2 - 2 x.y + |y|^2 more accurate for nearby points.
     X = X - xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
     x_sq = xp.sum(X * X, axis=1)
-    cols = xp.arange(n, device=device)
-    rows = chunk_rows(n, 4 * n * itemsize(xp, X.dtype))
+    item = itemsize(xp, X.dtype)
+    budget = int(get_config()["working_memory"] * 2**20)
+    # Whole rows of distances while the budget holds enough of them; else
+    # column tiles, each row's k best merged tile after tile, so that a chunk
+    # of rows never needs n distances at once.
+    tile = n if budget // (4 * n * item) >= _KNN_MIN_ROWS else max(
+        k, budget // (4 * item * _KNN_MIN_ROWS))
+    rows = chunk_rows(n, 4 * min(tile, n) * item)
     dist, ind = [], []
     for a, b in row_chunks(n, rows):
-        d = sq_distances(X[a:b, ...], X, xp=xp, x_sq=x_sq[a:b], c_sq=x_sq)
-        d = xp.where(cols[None, :] == cols[a:b, None], -1.0, d)
-        v, i = select(d, k, xp=xp)
+        v, i = _k_nearest_rows(X, x_sq, a, b, k, tile, xp=xp)
         dist.append(xp.sqrt(xp.clip(v, min=0)))
         ind.append(i)
     if len(ind) == 1:
         return dist[0], ind[0]
     return xp.concat(dist), xp.concat(ind)
+
+
+# Fewest rows per chunk before self_kneighbors tiles the columns.
+_KNN_MIN_ROWS = 256
+
+
+def _k_nearest_rows(X, x_sq, a, b, k, tile, *, xp):
+    """Squared distances and indices of the k nearest rows of X to rows
+    ``a:b`` (each row itself first), over column tiles of ``tile`` rows.
+
+    Tiles are taken in column order and each merge is a stable sort of the
+    kept k and the tile's k, so equal distances keep the lowest index.
+    """
+    from . import k_smallest as select
+
+    n = X.shape[0]
+    device = get_device(X)
+    ids = xp.arange(a, b, device=device)
+    best_v = best_i = None
+    for c, e in row_chunks(n, tile):
+        d = sq_distances(X[a:b, ...], X[c:e, ...], xp=xp, x_sq=x_sq[a:b], c_sq=x_sq[c:e])
+        d = xp.where(xp.arange(c, e, device=device)[None, :] == ids[:, None], -1.0, d)
+        v, i = select(d, min(k, e - c), xp=xp)
+        i = xp.astype(i, xp.int64) + c
+        if best_v is None:
+            best_v, best_i = v, i
+            continue
+        v, i = xp.concat([best_v, v], axis=1), xp.concat([best_i, i], axis=1)
+        order = xp.argsort(v, axis=1, stable=True)[:, :k]
+        best_v = xp.take_along_axis(v, order, axis=1)
+        best_i = xp.take_along_axis(i, order, axis=1)
+    return best_v, best_i
 
 
 def _scatter_min(target, value, base, *, xp):
