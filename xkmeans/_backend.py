@@ -250,15 +250,52 @@ def is_cpu(xp, device) -> bool:
     return False
 
 
+def gpu_budget(working_memory_bytes: int, total_bytes: int) -> int:
+    """Scratch bytes for one GPU chunk: the configured budget, or 1/32 of the
+    device's memory (at most 2 GiB) when that is larger. A GPU wants few, big
+    chunks; a CPU-sized budget would cost a launch per few thousand rows.
+    Total, not free, memory: chunks (hence rounding) must not depend on what
+    the memory pools hold."""
+    return max(working_memory_bytes, min(total_bytes // 32, 2 << 30))
+
+
+def working_budget(xp=None, device=None) -> int:
+    """Scratch bytes one chunked operation may use: ``working_memory``; on a
+    GPU (``xp`` and ``device`` given) at least ``gpu_budget`` of its memory."""
+    budget = int(get_config()["working_memory"] * 2**20)
+    if xp is None or is_cpu(xp, device):
+        return budget
+    name = backend_name(xp)
+    key = getattr(device, "id", None) if name == "cupy" else str(device)
+    total = _device_total_memory(name, key)
+    return budget if total is None else gpu_budget(budget, total)
+
+
+@functools.cache
+def _device_total_memory(backend: str, device):
+    """Bytes of memory of a CUDA device (CuPy device id, PyTorch device
+    string), or None for other backends."""
+    if backend == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(device):
+            return int(cupy.cuda.runtime.memGetInfo()[1])
+    if backend == "torch":
+        import torch
+
+        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    return None
+
+
 def chunk_rows(n_rows: int, bytes_per_row: int, *, cap=None, xp=None, device=None) -> int:
     """Rows per chunk so that the scratch arrays fit the working-memory budget.
 
     ``bytes_per_row`` is the scratch space one row needs (e.g. ``k`` distances
     and their temporaries). Given ``xp`` and ``device``, a CPU backend gets
-    cache-sized tiles. ``cap`` optionally bounds the chunk further.
+    cache-sized tiles and a GPU at least ``gpu_budget`` (``working_budget``).
+    ``cap`` optionally bounds the chunk further.
     """
-    budget = int(get_config()["working_memory"] * 2**20)
-    rows = _plan_rows(int(n_rows), int(bytes_per_row), budget)
+    rows = _plan_rows(int(n_rows), int(bytes_per_row), working_budget(xp, device))
     if xp is not None and is_cpu(xp, device):
         rows = min(rows, max(_CPU_MIN_ROWS, _CPU_TILE_BYTES // max(1, int(bytes_per_row))))
     if cap is not None:

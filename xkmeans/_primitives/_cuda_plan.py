@@ -11,6 +11,8 @@ import dataclasses
 import functools
 import math
 
+from .._backend import gpu_budget  # noqa: F401 - the planner's budget rule
+
 BLOCK = 256  # threads per block of the row kernels (a multiple of 32)
 FINAL_THREADS = 256  # must equal FINAL_THREADS in lloyd.cu
 LOWD_MAX_DIM = 16  # above this, distances come from cuBLAS GEMM tiles
@@ -64,14 +66,6 @@ def gemm_rows(n: int, k: int, itemsize: int, budget_bytes: int) -> int:
     if rows >= 256:
         rows -= rows % 256
     return max(1, min(n, rows, 2**31 - 256))
-
-
-def gpu_budget(working_memory_bytes: int, total_bytes: int) -> int:
-    """Scratch bytes for one GPU tile: the configured budget, or 1/32 of the device's
-    memory (at most 2 GiB) when that is larger. A GPU wants few, big tiles; a
-    CPU-sized budget would cost a launch per few thousand rows. Total, not free,
-    memory: tiles (hence rounding) must not depend on what the memory pools hold."""
-    return max(working_memory_bytes, min(total_bytes // 32, 2 << 30))
 
 
 @functools.cache

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from .._backend import acc_dtype, get_device
+from .._backend import acc_dtype, get_device, working_budget
 from .._config import GPU_DISTANCES, get_config
 from . import _cuda_plan as plan
 
@@ -85,8 +85,7 @@ def _sm_count(device_id: int) -> int:
 def _budget() -> int:
     import cupy
 
-    _, total = cupy.cuda.runtime.memGetInfo()
-    return plan.gpu_budget(int(get_config()["working_memory"] * 2**20), total)
+    return working_budget(cupy, cupy.cuda.Device())
 
 
 def _contiguous(X, dtype=None):

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import acc_dtype, chunk_rows, get_device, is_cpu, itemsize, row_chunks, to_numpy
-from .._config import get_config
+from .._backend import (
+    acc_dtype,
+    chunk_rows,
+    get_device,
+    is_cpu,
+    itemsize,
+    row_chunks,
+    to_numpy,
+    working_budget,
+)
 
 
 def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
@@ -294,13 +302,14 @@ def self_kneighbors(X, k, *, xp):
     X = X - xp.astype(xp.mean(xp.astype(X, acc), axis=0), X.dtype)
     x_sq = xp.sum(X * X, axis=1)
     item = itemsize(xp, X.dtype)
-    budget = int(get_config()["working_memory"] * 2**20)
+    budget = working_budget(xp, device)
     # Whole rows of distances while the budget holds enough of them; else
     # column tiles, each row's k best merged tile after tile, so that a chunk
-    # of rows never needs n distances at once.
+    # of rows never needs n distances at once. (A GPU's budget comes from its
+    # memory, see working_budget.)
     tile = n if budget // (4 * n * item) >= _KNN_MIN_ROWS else max(
         k, budget // (4 * item * _KNN_MIN_ROWS))
-    rows = chunk_rows(n, 4 * min(tile, n) * item)
+    rows = min(n, max(1, budget // (4 * min(tile, n) * item)))
     dist, ind = [], []
     for a, b in row_chunks(n, rows):
         v, i = _k_nearest_rows(X, x_sq, a, b, k, tile, xp=xp)
