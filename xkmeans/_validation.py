@@ -94,16 +94,7 @@ def check_X(estimator, X, *, reset: bool, min_samples: int = 1, accept_sparse: b
         )
         raise ValueError(msg)
     check_finite(X, xp=xp, what="X")
-    if reset:
-        estimator.n_features_in_ = n_features
-        if hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_
-    elif n_features != estimator.n_features_in_:
-        msg = (
-            f"X has {n_features} features, but {name} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-        raise ValueError(msg)
+    _check_n_features(estimator, n_features, reset=reset)
     return X, xp, device
 
 
