@@ -15,7 +15,6 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from . import _dask
 from ._backend import (
@@ -41,7 +40,12 @@ from ._spherical import (
     unit_rows,
     zero_rows_label,
 )
-from ._validation import check_centres, check_same_backend, check_sample_weight, check_X
+from ._validation import (
+    check_centres,
+    check_sample_weight,
+    check_test_data,
+    check_X,
+)
 
 __all__ = ["KMeans"]
 
@@ -50,11 +54,8 @@ class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
     """predict / transform / score shared by KMeans and MiniBatchKMeans."""
 
     def _check_test_data(self, X, method):
-        check_is_fitted(self, "cluster_centers_")
-        X, xp, device = check_X(self, X, reset=False, accept_sparse=True)
-        check_same_backend(X, self.cluster_centers_, where=f"{type(self).__name__}.{method}",
-                           what="centres")
-        return X, xp, device
+        return check_test_data(self, X, method, fitted="cluster_centers_", what="centres",
+                               attributes="cluster_centers_", accept_sparse=True)
 
     def predict(self, X):
         """Index of the nearest centre for each sample.

@@ -19,7 +19,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state as sk_random_state
 from sklearn.utils._param_validation import Interval, validate_params
-from sklearn.utils.validation import check_is_fitted
 
 from . import _primitives as prims
 from ._backend import (
@@ -30,7 +29,7 @@ from ._backend import (
     row_chunks,
     to_numpy,
 )
-from ._validation import _beside, check_same_backend, check_X
+from ._validation import _beside, check_test_data, check_X
 
 __all__ = ["MeanShift", "estimate_bandwidth"]
 
@@ -458,10 +457,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         labels : integer array of shape (n_samples,)
             In X's namespace and on its device.
         """
-        check_is_fitted(self, "cluster_centers_")
-        X, xp, _ = check_X(self, X, reset=False)
-        check_same_backend(X, self.cluster_centers_, where="MeanShift.predict",
-                           what="cluster_centers_")
+        X, xp, _ = check_test_data(self, X, "predict", fitted="cluster_centers_",
+                                   attributes="cluster_centers_")
         labels, _ = prims.nearest_centre(X, xp.astype(self.cluster_centers_, X.dtype), xp=xp)
         return labels
 

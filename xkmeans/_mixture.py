@@ -35,7 +35,7 @@ from ._gaussian_em import (
 from ._init import kmeans_plusplus
 from ._kmeans import KMeans
 from ._mixture_primitives import NotPositiveDefinite, cholesky
-from ._validation import _beside, check_finite, check_same_backend, check_X
+from ._validation import _beside, check_finite, check_same_backend, check_test_data, check_X
 
 __all__ = ["GaussianMixture"]
 
@@ -452,11 +452,7 @@ default='kmeans'
     # --- inference -----------------------------------------------------------
 
     def _check_test_data(self, X, method):
-        check_is_fitted(self)
-        X, xp, device = check_X(self, X, reset=False)
-        check_same_backend(X, self.means_, where=f"{type(self).__name__}.{method}",
-                           what="means_")
-        return X, xp, device
+        return check_test_data(self, X, method, fitted="means_")
 
     def _chunks(self, X):
         xp, device = get_namespace(X), get_device(X)

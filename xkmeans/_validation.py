@@ -13,7 +13,7 @@ import numbers
 
 import array_api_compat
 import numpy as np
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import MixedArrayError, default_float, get_device, get_namespace, to_numpy
 from ._sparse import as_sparse_rows, is_sparse, is_sparse_input
@@ -240,6 +240,22 @@ def check_centres(centres, X, n_clusters, *, xp, device, what="init"):
     C = xp.astype(C, X.dtype, copy=True)
     check_finite(C, xp=xp, what=what)
     return C
+
+
+def check_test_data(estimator, X, method: str, *, fitted: str, what: str | None = None,
+                    attributes=None, accept_sparse: bool = False):
+    """X for a fitted estimator's ``method``: ``(X, xp, device)``.
+
+    ``check_is_fitted`` (on ``attributes``, scikit-learn's default when None),
+    ``check_X`` without reset (``n_features_in_`` must match), then X must
+    share the namespace and device of the fitted array ``fitted`` (called
+    ``what`` in the message, its name by default).
+    """
+    check_is_fitted(estimator, attributes)
+    X, xp, device = check_X(estimator, X, reset=False, accept_sparse=accept_sparse)
+    check_same_backend(X, getattr(estimator, fitted),
+                       where=f"{type(estimator).__name__}.{method}", what=what or fitted)
+    return X, xp, device
 
 
 def check_same_backend(X, fitted, *, where: str, what: str):
