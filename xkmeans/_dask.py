@@ -900,7 +900,6 @@ def minibatch_fit(est, X, sample_weight):
     same data, and only the sampled rows leave the workers.
     """
     from ._backend import check_random_state
-    from ._lloyd import weighted_total
     from ._minibatch import _INDEX_BLOCK, _reassign_replay, minibatch_step
 
     if est._cosine:
@@ -917,20 +916,8 @@ def minibatch_fit(est, X, sample_weight):
     acc = np.float64
 
     Xv, wv = data.rows(np.sort(rng.integers(0, n, est._init_size)))
-    best = None
-    from ._primitives import nearest_centre
-
-    for i in range(est._n_init):
-        if est.verbose:
-            print(f"Init {i + 1}/{est._n_init} with method {est.init}")
-        centres = np.asarray(est._init_centres(data, rng))
-        _, d2 = nearest_centre(Xv, centres, xp=xp)
-        inertia = float(weighted_total(d2, wv, xp=xp, acc=acc))
-        if est.verbose:
-            print(f"Inertia for init {i + 1}/{est._n_init}: {inertia}")
-        if best is None or inertia < best[1]:
-            best = (centres, inertia)
-    centres = best[0]
+    # The client's rows are host NumPy arrays: so are the initial centres.
+    centres = est._best_init(data, Xv, wv, rng, acc=acc)
 
     counts = np.zeros((k,), dtype=acc)
     est._reset_convergence()

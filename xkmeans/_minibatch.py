@@ -620,6 +620,25 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         self._init_size = min(init_size, n_samples)
         self._n_init = resolve_n_init(self, default=3, stacklevel=4)
 
+    def _best_init(self, data, Xv, wv, rng, *, acc):
+        """Of ``n_init`` initialisations, the centres with the lowest inertia on
+        the validation rows ``Xv`` (weights ``wv``), as scikit-learn compares them."""
+        xp = data.xp
+        best = None
+        for i in range(self._n_init):
+            if self.verbose:
+                print(f"Init {i + 1}/{self._n_init} with method {self.init}")
+            centres = self._init_centres(data, rng)
+            if data.cosine:
+                centres = unit_init_centres(centres, xp=xp)
+            _, d2 = nearest_centre(Xv, centres, xp=xp)
+            inertia = float(weighted_total(d2, wv, xp=xp, acc=acc))
+            if self.verbose:
+                print(f"Inertia for init {i + 1}/{self._n_init}: {inertia}")
+            if best is None or inertia < best[1]:
+                best = (centres, inertia)
+        return best[0]
+
     def _init_centres(self, data, rng):
         """Initial centres from ``init_size`` random rows (host-drawn indices)."""
         xp, device, k = data.xp, data.device, self.n_clusters
@@ -681,20 +700,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
 
         # Inits are compared on one validation sample, as scikit-learn does.
         Xv, wv = data.rows(np.sort(rng.integers(0, n, self._init_size)))
-        best = None
-        for i in range(self._n_init):
-            if self.verbose:
-                print(f"Init {i + 1}/{self._n_init} with method {self.init}")
-            centres = self._init_centres(data, rng)
-            if data.cosine:
-                centres = unit_init_centres(centres, xp=xp)
-            _, d2 = nearest_centre(Xv, centres, xp=xp)
-            inertia = float(weighted_total(d2, wv, xp=xp, acc=acc))
-            if self.verbose:
-                print(f"Inertia for init {i + 1}/{self._n_init}: {inertia}")
-            if best is None or inertia < best[1]:
-                best = (centres, inertia)
-        centres = best[0]
+        centres = self._best_init(data, Xv, wv, rng, acc=acc)
 
         counts = xp.zeros((k,), dtype=acc, device=device)
         self._reset_convergence()
