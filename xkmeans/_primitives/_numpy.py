@@ -28,31 +28,46 @@ def _sklearn_kernel():
     problem with a known answer checks both; on failure the portable path
     gives the same answer more slowly, and a warning says so once.
     """
-    try:
+    def load():
         from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
         from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-        X = np.array([[0.0], [2.0], [10.0]])
+        _openmp_effective_n_threads()
+        return lloyd_iter_chunked_dense
+
+    return checked_kernel(
+        load, np.array([[0.0], [2.0], [10.0]]), "Lloyd kernel",
+        "KMeans on NumPy and PyTorch CPU arrays gives the same results through "
+        "the portable path, several times slower. Installing a scikit-learn "
+        "version that xkmeans supports restores the fast path.")
+
+
+def checked_kernel(load, X, what, consequence):
+    """A scikit-learn Lloyd kernel (``load()``) if it imports and behaves, else None.
+
+    The kernels are private: any release may move them or change their
+    signature. A tiny problem with a known answer (``X``, three rows of one
+    feature, dense or sparse) checks both; on failure a warning names ``what``
+    and says the ``consequence``, once (callers cache the result).
+    """
+    try:
+        kernel = load()
         new, counts = np.empty((2, 1)), np.empty(2)
         labels, shift = np.empty(3, dtype=np.int32), np.empty(2)
-        lloyd_iter_chunked_dense(X, np.ones(3), np.array([[0.5], [9.0]]), new, counts,
-                                 labels, shift, 1)
+        kernel(X, np.ones(3), np.array([[0.5], [9.0]]), new, counts, labels, shift, 1)
         if labels.tolist() != [0, 0, 1] or new.ravel().tolist() != [1.0, 10.0]:
             msg = f"unexpected result labels={labels.tolist()}, centres={new.ravel().tolist()}"
             raise ValueError(msg)
-        _openmp_effective_n_threads()
     except Exception as e:  # noqa: BLE001 - any failure means "do not use it"
         warnings.warn(
-            "xkmeans could not use scikit-learn's compiled Lloyd kernel "
+            f"xkmeans could not use scikit-learn's compiled {what} "
             f"(sklearn.cluster._k_means_lloyd, private; {type(e).__name__}: {e}). "
-            "KMeans on NumPy and PyTorch CPU arrays gives the same results through "
-            "the portable path, several times slower. Installing a scikit-learn "
-            "version that xkmeans supports restores the fast path.",
+            f"{consequence}",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return None
-    return lloyd_iter_chunked_dense
+    return kernel
 
 
 def nearest_centre(X, C, *, xp, x_sq=None):

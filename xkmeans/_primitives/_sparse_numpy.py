@@ -8,12 +8,11 @@ problem with a known answer, and the portable path answers if it fails.
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 
 from .._sparse import SparseRows
-from ._numpy import _kernel_context, _n_threads
+from ._numpy import _kernel_context, _n_threads, checked_kernel
 
 _NEEDS_SKLEARN_KERNEL = ("sparse_nearest_centre", "sparse_lloyd_step")
 
@@ -26,29 +25,17 @@ def unavailable(name: str) -> bool:
 @functools.cache
 def _sklearn_kernel():
     """scikit-learn's ``lloyd_iter_chunked_sparse`` if it imports and behaves, else None."""
-    try:
-        import scipy.sparse as sp
+    import scipy.sparse as sp
+
+    def load():
         from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_sparse
 
-        X = sp.csr_matrix(np.array([[0.0], [2.0], [10.0]]))
-        new, counts = np.empty((2, 1)), np.empty(2)
-        labels, shift = np.empty(3, dtype=np.int32), np.empty(2)
-        lloyd_iter_chunked_sparse(X, np.ones(3), np.array([[0.5], [9.0]]), new, counts,
-                                  labels, shift, 1)
-        if labels.tolist() != [0, 0, 1] or new.ravel().tolist() != [1.0, 10.0]:
-            msg = f"unexpected result labels={labels.tolist()}, centres={new.ravel().tolist()}"
-            raise ValueError(msg)
-    except Exception as e:  # noqa: BLE001 - any failure means "do not use it"
-        warnings.warn(
-            "xkmeans could not use scikit-learn's compiled sparse Lloyd kernel "
-            f"(sklearn.cluster._k_means_lloyd, private; {type(e).__name__}: {e}). "
-            "KMeans on sparse SciPy input gives the same results through the "
-            "portable path, several times slower.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return None
-    return lloyd_iter_chunked_sparse
+        return lloyd_iter_chunked_sparse
+
+    return checked_kernel(
+        load, sp.csr_matrix(np.array([[0.0], [2.0], [10.0]])), "sparse Lloyd kernel",
+        "KMeans on sparse SciPy input gives the same results through the "
+        "portable path, several times slower.")
 
 
 def _kernel_ready(X):
