@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -48,6 +49,24 @@ from ._validation import (
 )
 
 __all__ = ["KMeans"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """One KMeans fit's validated inputs, shared by its restarts."""
+
+    X: object  # centred (dense), unit rows (cosine) or as given (sparse)
+    w: object  # sample weights or None
+    init: object  # the init parameter, an array centred like X
+    init_w: object  # weights the init draws with
+    x_sq: object  # squared row norms of X
+    tol: float  # scaled by the data's variance
+    X_mean: object  # what was subtracted, or None
+    zero: object  # cosine: the all-zero rows, else None
+    n_init: int
+    rng: object
+    xp: object
+    device: object
 
 
 class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin):
@@ -395,6 +414,20 @@ class KMeans(_CentresMixin, BaseEstimator):
         self._validate_params()
         if _dask.is_dask_array(X):  # the loop on the client, the data on the cluster
             return _dask.kmeans_fit(self, X, sample_weight)
+        prep = self._prepare(X, sample_weight)
+        best = None
+        for _ in range(prep.n_init):
+            centres = self._initial_centres(prep)
+            loop = choose_loop(self.algorithm, prep.X, self.n_clusters,
+                               spherical=prep.zero is not None)
+            run = loop(prep.X, prep.w, centres, x_sq=prep.x_sq, max_iter=self.max_iter,
+                       tol=prep.tol, verbose=self.verbose, xp=prep.xp,
+                       spherical=prep.zero is not None)
+            best = self._keep_best(best, run, xp=prep.xp)
+        return self._finish(prep, best)
+
+    def _prepare(self, X, sample_weight):
+        """Validated, centred data and what every restart shares (a ``_Prepared``)."""
         X, xp, device = check_X(self, X, reset=True, accept_sparse=True)
         if self.algorithm == "elkan" and self.n_clusters == 1:
             # scikit-learn's warning (KMeans._check_params_vs_input); both run Lloyd here.
@@ -402,7 +435,7 @@ class KMeans(_CentresMixin, BaseEstimator):
                 "algorithm='elkan' doesn't make sense for a single cluster. "
                 "Using 'lloyd' instead.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         w = check_sample_weight(sample_weight, X, xp=xp, device=device)
         n_samples = X.shape[0]
@@ -413,7 +446,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         init_is_array = not isinstance(init, str) and not callable(init)
         if init_is_array:
             init = check_centres(init, X, self.n_clusters, xp=xp, device=device)
-        n_init = resolve_n_init(self, default=10, stacklevel=3)
+        n_init = resolve_n_init(self, default=10, stacklevel=4)
         self._n_init = n_init  # the resolved count, under scikit-learn's private name
         rng = check_random_state(self.random_state)
         acc = acc_dtype(xp, device)
@@ -431,27 +464,35 @@ class KMeans(_CentresMixin, BaseEstimator):
                 init = init - X_mean
         x_sq = row_sq_norms(X, xp=xp)
         tol = self._scaled_tol(X, x_sq if X_mean is not None else None, xp=xp, acc=acc)
+        return _Prepared(X, w, init, init_w, x_sq, tol, X_mean, zero, n_init, rng, xp,
+                         device)
 
-        best = None
-        for _ in range(n_init):
-            centres = self._init_centres(X, init, x_sq=x_sq, weights=init_w, rng=rng, xp=xp,
-                                         device=device)
-            if zero is not None:
-                centres = unit_init_centres(centres, xp=xp)
-            if self.verbose:
-                print("Initialization complete")
-            loop = choose_loop(self.algorithm, X, self.n_clusters, spherical=zero is not None)
-            labels, inertia, centres, n_iter = loop(
-                X, w, centres, x_sq=x_sq, max_iter=self.max_iter, tol=tol,
-                verbose=self.verbose, xp=xp, spherical=zero is not None,
-            )
-            if best is None or (
-                inertia < best[1] and not same_clustering(labels, best[0], self.n_clusters, xp=xp)
-            ):
-                best = (labels, inertia, centres, n_iter)
+    def _initial_centres(self, prep):
+        """One restart's initial centres (draws from ``prep.rng``)."""
+        centres = self._init_centres(prep.X, prep.init, x_sq=prep.x_sq, weights=prep.init_w,
+                                     rng=prep.rng, xp=prep.xp, device=prep.device)
+        if prep.zero is not None:
+            centres = unit_init_centres(centres, xp=prep.xp)
+        if self.verbose:
+            print("Initialization complete")
+        return centres
+
+    def _keep_best(self, best, run, *, xp):
+        """The better of two runs ``(labels, inertia, centres, n_iter)``, as
+        scikit-learn keeps it: a later run only if its inertia is lower and
+        its clustering differs."""
+        if best is None or (
+            run[1] < best[1] and not same_clustering(run[0], best[0], self.n_clusters, xp=xp)
+        ):
+            return run
+        return best
+
+    def _finish(self, prep, best):
+        """Fitted attributes from the best run."""
+        xp = prep.xp
         labels, inertia, centres, n_iter = best
-        if zero is not None:
-            labels, inertia = spherical_result(labels, inertia, zero, w, xp=xp)
+        if prep.zero is not None:
+            labels, inertia = spherical_result(labels, inertia, prep.zero, prep.w, xp=xp)
 
         distinct = xp.unique_values(labels).shape[0]
         if distinct < self.n_clusters:
@@ -459,9 +500,9 @@ class KMeans(_CentresMixin, BaseEstimator):
                 f"Number of distinct clusters ({distinct}) found smaller than "
                 f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        self.cluster_centers_ = centres if X_mean is None else centres + X_mean
+        self.cluster_centers_ = centres if prep.X_mean is None else centres + prep.X_mean
         self.labels_ = labels
         self.inertia_ = inertia
         self.n_iter_ = n_iter

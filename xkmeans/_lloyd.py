@@ -55,6 +55,25 @@ def _relocate_empty(X, weights, labels, dist2, sums, counts, *, xp):
     return grouped_sum(X, xp.where(moved, target, labels), weights, n_groups, xp=xp)
 
 
+def refill_empty(X, weights, labels, centres, *, x_sq, xp, spherical=False, dist2=None,
+                 sums=None, counts=None):
+    """An iteration's new centres when a cluster came out empty, and their
+    squared shift (float): the farthest points seed the empty clusters.
+
+    ``labels`` are the iteration's (nearest of ``centres``); ``dist2``, ``sums``
+    and ``counts`` are recomputed when not given (a device plan gives none).
+    """
+    if sums is None:
+        _, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
+        sums, counts = grouped_sum(X, labels, weights, centres.shape[0], xp=xp)
+    sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
+    new = _means(sums, counts, X.dtype, xp=xp)
+    if spherical:
+        new = unit_centres(new, centres, xp=xp)
+    acc = acc_dtype(xp, get_device(X))
+    return new, float(xp.sum(xp.astype(new - centres, acc) ** 2))
+
+
 def _means(sums, counts, dtype, *, xp):
     """Sums divided by weights; a cluster still empty takes the centre of the
     heaviest cluster (the first of them), as scikit-learn's ``_average_centers``."""
@@ -144,14 +163,9 @@ def _lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical):
             stats = xp.stack([changed, shift, n_empty])
         stats = to_numpy(stats).astype(float)  # the one readback of the iteration
         if stats[2] > 0 and not use_fused:
-            if sums is None:  # the device plan's labels are those of nearest_centre
-                _, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)
-                sums, counts = grouped_sum(X, labels, weights, k, xp=xp)
-            sums, counts = _relocate_empty(X, weights, labels, dist2, sums, counts, xp=xp)
-            new = _means(sums, counts, X.dtype, xp=xp)
-            if spherical:
-                new = unit_centres(new, centres, xp=xp)
-            stats[1] = float(xp.sum(xp.astype(new - centres, acc) ** 2))
+            new, stats[1] = refill_empty(X, weights, labels, centres, x_sq=x_sq, xp=xp,
+                                         spherical=spherical, dist2=dist2, sums=sums,
+                                         counts=counts)
         if verbose:
             if dist2 is None:
                 _, dist2 = nearest_centre(X, centres, xp=xp, x_sq=x_sq)

@@ -49,6 +49,19 @@ def lowd_grid(n: int, d: int, sm_count: int) -> int:
     return max(1, min(tiles, sm_count * BLOCKS_PER_SM))
 
 
+MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y
+
+
+def batched_grid(max_n: int, d: int, n_problems: int, sm_count: int) -> int | None:
+    """Blocks per problem for lowd_step_batched (grid (this, n_problems)): together about
+    as many blocks as lowd_grid fills the GPU with, at least one per problem, no more than
+    the largest problem has tiles. None when there are too many problems for one grid."""
+    if not 1 <= n_problems <= MAX_GRID_Y:
+        return None
+    tiles = math.ceil(max(max_n, 1) / (BLOCK * points_per_thread(d)))
+    return max(1, min(tiles, math.ceil(sm_count * BLOCKS_PER_SM / n_problems)))
+
+
 def elementwise_grid(total: int, sm_count: int) -> int:
     """Blocks for a grid-stride kernel over ``total`` elements."""
     return max(1, min(math.ceil(total / BLOCK), sm_count * 32))

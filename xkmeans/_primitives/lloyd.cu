@@ -98,18 +98,23 @@ __device__ __forceinline__ void nearest(const real* cs, int k, const real (&x)[P
 // Each thread takes PPT points blockDim apart in a tile of blockDim * PPT points, tiles
 // grid-strided. Labels out (int32); changed labels counted; w * x and w added per label to
 // block accumulators (a warp whose lanes share one label reduces first), then to acc (k, DIM+1).
-extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __restrict__ W,
-                                     const real* __restrict__ C, long long n, int k,
-                                     const double* __restrict__ scales,
-                                     const int* __restrict__ labels_old, int has_old,
-                                     int* __restrict__ labels, long long* __restrict__ acc,
-                                     u64* __restrict__ changed, int want_inertia,
-                                     double* __restrict__ block_inertia) {
-    extern __shared__ __align__(16) unsigned char smem[];
+// (The body, for block `block` of `n_blocks` working on one problem; lowd_step and
+// lowd_step_batched below launch it.)
+__device__ __forceinline__ void lowd_step_body(const real* __restrict__ X,
+                                               const real* __restrict__ W,
+                                               const real* __restrict__ C, long long n, int k,
+                                               const double* __restrict__ scales,
+                                               const int* __restrict__ labels_old, int has_old,
+                                               int* __restrict__ labels,
+                                               long long* __restrict__ acc,
+                                               u64* __restrict__ changed, int want_inertia,
+                                               double* __restrict__ block_inertia,
+                                               long long block, long long n_blocks) {
+    extern __shared__ __align__(16) unsigned char step_smem[];
     __shared__ double warp_inertia[32];
-    real* cs = reinterpret_cast<real*>(smem);
+    real* cs = reinterpret_cast<real*>(step_smem);
     const int cs_bytes = ((k * (DIM + 1) * (int)sizeof(real) + 15) / 16) * 16;
-    long long* sacc = reinterpret_cast<long long*>(smem + cs_bytes);
+    long long* sacc = reinterpret_cast<long long*>(step_smem + cs_bytes);
     double inertia = 0.0;
     load_centres(C, k, cs);
     for (int e = threadIdx.x; e < k * (DIM + 1); e += blockDim.x) sacc[e] = 0;
@@ -118,7 +123,7 @@ extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __r
     const int lane = threadIdx.x & 31;
     u64 n_changed = 0;
     const long long tile = (long long)blockDim.x * PPT;
-    for (long long base = blockIdx.x * tile; base < n; base += (long long)gridDim.x * tile) {
+    for (long long base = block * tile; base < n; base += n_blocks * tile) {
         real x[PPT][DIM];
         bool ok[PPT];
 #pragma unroll
@@ -188,10 +193,46 @@ extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __r
     if (want_inertia && threadIdx.x == 0) {
         double total = 0.0;
         for (int w = 0; w < (int)(blockDim.x >> 5); ++w) total += warp_inertia[w];
-        block_inertia[blockIdx.x] = total;
+        block_inertia[block] = total;
     }
     for (int e = threadIdx.x; e < k * (DIM + 1); e += blockDim.x)
         if (sacc[e] != 0) atomicAdd(reinterpret_cast<u64*>(&acc[e]), (u64)sacc[e]);
+}
+
+extern "C" __global__ void lowd_step(const real* __restrict__ X, const real* __restrict__ W,
+                                     const real* __restrict__ C, long long n, int k,
+                                     const double* __restrict__ scales,
+                                     const int* __restrict__ labels_old, int has_old,
+                                     int* __restrict__ labels, long long* __restrict__ acc,
+                                     u64* __restrict__ changed, int want_inertia,
+                                     double* __restrict__ block_inertia) {
+    lowd_step_body(X, W, C, n, k, scales, labels_old, has_old, labels, acc, changed,
+                   want_inertia, block_inertia, blockIdx.x, gridDim.x);
+}
+
+// Many independent problems of the same k and DIM in one launch (palettes of a batch of
+// images). Grid (blocks per problem, problems), shared memory as lowd_step. Problem
+// p = blockIdx.y owns rows offsets[p]:offsets[p + 1] of X, W, labels and labels_old, centres
+// C + p k DIM, sums acc + p k (DIM + 1), scales + 2p and changed + p; its blocks do exactly
+// what lowd_step's blocks do on that problem alone (fixed-point sums: the same bits).
+// Problems with active[p] == 0 are left alone.
+extern "C" __global__ void lowd_step_batched(const real* __restrict__ X,
+                                             const real* __restrict__ W,
+                                             const real* __restrict__ C,
+                                             const long long* __restrict__ offsets, int k,
+                                             const double* __restrict__ scales,
+                                             const int* __restrict__ labels_old, int has_old,
+                                             int* __restrict__ labels,
+                                             long long* __restrict__ acc,
+                                             u64* __restrict__ changed,
+                                             const int* __restrict__ active) {
+    const int p = blockIdx.y;
+    if (!active[p]) return;  // the whole block: no barrier is left waiting
+    const long long a = offsets[p];
+    lowd_step_body(X + a * DIM, XK_WEIGHTED ? W + a : W, C + (size_t)p * k * DIM,
+                   offsets[p + 1] - a, k, scales + 2 * p, has_old ? labels_old + a : labels_old,
+                   has_old, labels + a, acc + (size_t)p * k * (DIM + 1), changed + p, 0,
+                   nullptr, blockIdx.x, gridDim.x);
 }
 
 // Launch as lowd_step. Labels (int32) and |x - c|^2 to the chosen centre, computed directly.
@@ -441,11 +482,13 @@ __device__ double block_sum(double v, double* red) {
 // (new centres; a cluster of weight 0 gets 0, as the portable loop); acc and changed are
 // zeroed for the next step. stats = [changed labels, sum of squared centre shifts,
 // empty clusters], summed in a fixed order.
-extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
-                                    const double* __restrict__ scales,
-                                    const real* __restrict__ C_old, real* __restrict__ C_new,
-                                    double* __restrict__ counts, u64* __restrict__ changed,
-                                    double* __restrict__ stats) {
+__device__ __forceinline__ void finalize_body(long long* __restrict__ acc, int k, int d,
+                                              const double* __restrict__ scales,
+                                              const real* __restrict__ C_old,
+                                              real* __restrict__ C_new,
+                                              double* __restrict__ counts,
+                                              u64* __restrict__ changed,
+                                              double* __restrict__ stats) {
     __shared__ double red[FINAL_THREADS];
     const double sx = scales[0], sw = scales[1];
     double shift = 0.0, empty = 0.0;
@@ -473,6 +516,35 @@ extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
         stats[2] = empty;
         *changed = 0;
     }
+}
+
+extern "C" __global__ void finalize(long long* __restrict__ acc, int k, int d,
+                                    const double* __restrict__ scales,
+                                    const real* __restrict__ C_old, real* __restrict__ C_new,
+                                    double* __restrict__ counts, u64* __restrict__ changed,
+                                    double* __restrict__ stats) {
+    finalize_body(acc, k, d, scales, C_old, C_new, counts, changed, stats);
+}
+
+// Grid (problems), FINAL_THREADS threads: finalize for problem p = blockIdx.x of
+// lowd_step_batched (acc, C_old, C_new, counts and stats of problem p at p k (d + 1), p k d,
+// p k d, p k and 3p). An inactive problem's centres are copied through unchanged.
+extern "C" __global__ void finalize_batched(long long* __restrict__ acc, int k, int d,
+                                            const double* __restrict__ scales,
+                                            const real* __restrict__ C_old,
+                                            real* __restrict__ C_new,
+                                            double* __restrict__ counts,
+                                            u64* __restrict__ changed,
+                                            double* __restrict__ stats,
+                                            const int* __restrict__ active) {
+    const int p = blockIdx.x;
+    const size_t kd = (size_t)k * d;
+    if (!active[p]) {
+        for (size_t e = threadIdx.x; e < kd; e += blockDim.x) C_new[p * kd + e] = C_old[p * kd + e];
+        return;
+    }
+    finalize_body(acc + p * (kd + k), k, d, scales + 2 * p, C_old + p * kd, C_new + p * kd,
+                  counts + (size_t)p * k, changed + p, stats + 3 * p);
 }
 
 // One block of FINAL_THREADS, for small arrays (a mini-batch): as fixed_scales, with
