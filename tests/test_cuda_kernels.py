@@ -130,3 +130,18 @@ def test_gpu_distances_setting_is_validated():
         assert get_config()["gpu_distances"] == "tf32-certified"
     with pytest.raises(ValueError, match="gpu_distances='bf16' should be one of 'exact'"):
         set_config(gpu_distances="bf16")
+
+
+def test_batched_grid_spreads_the_gpu_over_the_problems():
+    src = _cupy.source()
+    for name in ("lowd_step_batched", "finalize_batched"):
+        assert f'extern "C" __global__ void {name}(' in src
+    for n_problems in (1, 2, 256, 5000, plan.MAX_GRID_Y):
+        for max_n in (1, 300, 65_536, 16_777_216):
+            grid = plan.batched_grid(max_n, 3, n_problems, sm_count=132)
+            tiles = -(-max_n // (plan.BLOCK * plan.points_per_thread(3)))
+            assert 1 <= grid <= tiles  # never a block without a tile of its problem
+            # Together about what one problem's lowd_grid fills the GPU with.
+            assert grid * n_problems <= max(n_problems, 132 * plan.BLOCKS_PER_SM + n_problems)
+    assert plan.batched_grid(100, 3, 1, 132) == plan.lowd_grid(100, 3, 132)
+    assert plan.batched_grid(100, 3, plan.MAX_GRID_Y + 1, 132) is None  # gridDim.y's limit

@@ -232,3 +232,47 @@ def test_weighted_relocation_leaves_no_rounding_residue(gpu):
     assert xkmeans._lloyd.same_clustering(gpu.to_numpy(km.labels_), ref.labels_, 6, xp=np)
     np.testing.assert_allclose(gpu.to_numpy(km.cluster_centers_), ref.cluster_centers_,
                                rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 5, 16])
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_batched_lloyd_kernels_give_each_problem_its_own_fit(gpu, k):
+    # lowd_step_batched / finalize_batched: each problem the bits of its own fit (fixed-point
+    # sums), every restart of every problem in the same launches; an empty cluster refilled.
+    from xkmeans._kmeans_batch import LoopedBatchPlan, _Problem, fit_many, lloyd_many
+    from xkmeans._primitives import lloyd_plan_batch
+
+    rng = np.random.default_rng(k)
+    data = [rng.normal(size=(n, 3)) for n in (max(k, 2), 1000, 5003, 70_000)]
+    data.append(np.repeat(rng.normal(size=(max(k, 2), 3)), 9, axis=0))
+    Xs = [gpu.asarray(X) for X in data]
+
+    def ests():
+        return [xkmeans.KMeans(k, random_state=i, n_init=1 + i % 3,
+                       init="random" if i == len(data) - 1 else "k-means++")
+                for i in range(len(data))]
+
+    batched = fit_many(ests(), Xs)
+    for est, alone, X in zip(batched, ests(), Xs):
+        alone.fit(X)
+        assert est.n_iter_ == alone.n_iter_
+        np.testing.assert_array_equal(gpu.to_numpy(est.cluster_centers_),
+                                      gpu.to_numpy(alone.cluster_centers_))
+        np.testing.assert_array_equal(gpu.to_numpy(est.labels_), gpu.to_numpy(alone.labels_))
+        assert est.inertia_ == alone.inertia_
+    xp = array_api_compat.array_namespace(Xs[0])
+    if gpu.lib != "cupy":
+        return  # PyTorch CUDA: no batched plan, each restart ran its own loop
+    device = array_api_compat.device(Xs[0])
+    Xc = [X - xp.mean(X, axis=0) for X in Xs]
+    C0 = xp.stack([X[:k, ...] for X in Xc])
+    plan = lloyd_plan_batch(Xc, None, k, xp=xp, device=device)
+    assert plan is not None
+    problems = [_Problem(X, None, xp.sum(X * X, axis=1), 0.0, 5) for X in Xc]
+    fast = lloyd_many(problems, C0, plan, xp=xp)
+    ref = lloyd_many(problems, C0, LoopedBatchPlan(Xc, None, k, xp=xp, device=device), xp=xp)
+    for (lab, inertia, C, n_iter), (lab_r, inertia_r, C_r, n_iter_r) in zip(fast, ref):
+        assert n_iter == n_iter_r
+        np.testing.assert_allclose(gpu.to_numpy(C), gpu.to_numpy(C_r), rtol=gpu.rtol,
+                                   atol=gpu.rtol)
+        assert inertia == pytest.approx(inertia_r, rel=gpu.rtol)

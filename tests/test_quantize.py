@@ -170,7 +170,7 @@ def test_progress_without_tqdm_is_a_clear_import_error(monkeypatch):
     image, _ = _five_colours()
     palette, indices = quantize(image, 5)
     np.testing.assert_array_equal(dequantize(palette, indices), image)
-    monkeypatch.setattr(q, "_fit_palette", lambda *a, **k: pytest.fail("fitted without tqdm"))
+    monkeypatch.setattr(q, "_fit_palettes", lambda *a, **k: pytest.fail("fitted without tqdm"))
     with pytest.raises(ImportError, match=r"progress=True needs tqdm.*pip install tqdm"):
         quantize(image, 5, progress=True)
 
@@ -237,7 +237,7 @@ def test_batch_with_a_generator_draws_image_after_image():
 ])
 def test_invalid_batch(images, match, monkeypatch):
     q = sys.modules["xkmeans.quantize"]
-    monkeypatch.setattr(q, "_fit_palette", lambda *a, **k: pytest.fail("fitted a bad batch"))
+    monkeypatch.setattr(q, "_fit_palettes", lambda *a, **k: pytest.fail("fitted a bad batch"))
     with pytest.raises(ValueError, match=match):
         quantize(images, 5)
 

@@ -415,16 +415,23 @@ class KMeans(_CentresMixin, BaseEstimator):
         if _dask.is_dask_array(X):  # the loop on the client, the data on the cluster
             return _dask.kmeans_fit(self, X, sample_weight)
         prep = self._prepare(X, sample_weight)
+        return self._finish(prep, self._restarts(prep))
+
+    def _loop(self, prep):
+        """The Lloyd loop this fit runs (plain, or pruned for 'elkan')."""
+        return choose_loop(self.algorithm, prep.X, self.n_clusters,
+                           spherical=prep.zero is not None)
+
+    def _restarts(self, prep):
+        """The best of ``n_init`` runs ``(labels, inertia, centres, n_iter)``."""
         best = None
         for _ in range(prep.n_init):
             centres = self._initial_centres(prep)
-            loop = choose_loop(self.algorithm, prep.X, self.n_clusters,
-                               spherical=prep.zero is not None)
-            run = loop(prep.X, prep.w, centres, x_sq=prep.x_sq, max_iter=self.max_iter,
-                       tol=prep.tol, verbose=self.verbose, xp=prep.xp,
-                       spherical=prep.zero is not None)
+            run = self._loop(prep)(
+                prep.X, prep.w, centres, x_sq=prep.x_sq, max_iter=self.max_iter, tol=prep.tol,
+                verbose=self.verbose, xp=prep.xp, spherical=prep.zero is not None)
             best = self._keep_best(best, run, xp=prep.xp)
-        return self._finish(prep, best)
+        return best
 
     def _prepare(self, X, sample_weight):
         """Validated, centred data and what every restart shares (a ``_Prepared``)."""

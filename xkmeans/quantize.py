@@ -6,9 +6,9 @@ tiles of rows, so memory stays bounded however large the image: the only
 full-size arrays are the input image and the output index image.
 
 A batch of images goes through the same three stages (draw the samples, fit
-the palettes, assign the pixels), a group of images at a time; the fit of a
-group is one call (:func:`_fit_palettes`), the place for a kernel that fits
-many independent small k-means problems in one launch.
+the palettes, assign the pixels), a group of images at a time; the palettes
+of a group are fitted together (:func:`_fit_palettes`): on a GPU, the Lloyd
+iterations of all of them run in the same kernel launches.
 """
 
 from __future__ import annotations
@@ -172,36 +172,40 @@ def _draw_sample(plan, rng):
     return xp.astype(sample, plan.work), seed
 
 
-def _fit_palette(sample, n_colors, method, seed, n_init):
-    """Centres fitted on ``sample`` (already centred, work dtype)."""
+def _palette_estimator(n_samples, n_colors, method, seed, n_init):
     if method == "kmeans":
         from ._kmeans import KMeans
 
-        est = KMeans(n_clusters=n_colors, random_state=seed, n_init=n_init)
-    else:
-        from ._minibatch import MiniBatchKMeans
+        return KMeans(n_clusters=n_colors, random_state=seed, n_init=n_init)
+    from ._minibatch import MiniBatchKMeans
 
-        batch = min(sample.shape[0], 4096)
-        est = MiniBatchKMeans(n_clusters=n_colors, batch_size=batch, random_state=seed,
-                              n_init=n_init)
-    return est.fit(sample).cluster_centers_
+    return MiniBatchKMeans(n_clusters=n_colors, batch_size=min(n_samples, 4096),
+                           random_state=seed, n_init=n_init)
 
 
 def _fit_palettes(samples, seeds, n_colors, method, n_init):
     """One palette per sample: ``[(centres, offset)]``, centres in the sample's coordinates.
 
-    Independent k-means problems, each with its own seed. Each is fitted
-    about its mean (``offset``): centring keeps |x|^2 - 2 x.c + |c|^2 accurate
-    in float32. A kernel that fits a group of problems in one launch goes
-    here; it must give each problem the palette its own fit gives.
+    Independent k-means problems, each with its own seed, each fitted about
+    its mean (``offset``): centring keeps |x|^2 - 2 x.c + |c|^2 accurate in
+    float32. K-means palettes are fitted together (``fit_many``: on a GPU the
+    Lloyd iterations of all of them run in the same launches); each gets the
+    palette its own fit gives.
     """
-    out = []
-    for sample, seed in zip(samples, seeds):
-        xp = get_namespace(sample)
-        offset = xp.mean(sample, axis=0)
-        centres = _fit_palette(sample - offset, n_colors, method, seed, n_init)
-        out.append((xp.astype(centres, sample.dtype) + offset, offset))
-    return out
+    xp = get_namespace(samples[0])
+    offsets = [xp.mean(s, axis=0) for s in samples]
+    centred = [s - o for s, o in zip(samples, offsets)]
+    ests = [_palette_estimator(c.shape[0], n_colors, method, seed, n_init)
+            for c, seed in zip(centred, seeds)]
+    if method == "kmeans":
+        from ._kmeans_batch import fit_many
+
+        fit_many(ests, centred)
+    else:
+        for est, c in zip(ests, centred):
+            est.fit(c)
+    return [(xp.astype(est.cluster_centers_, s.dtype) + o, o)
+            for est, s, o in zip(ests, samples, offsets)]
 
 
 def _palette(plan, centres, offset):

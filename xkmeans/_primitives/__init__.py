@@ -33,6 +33,7 @@ __all__ = [
     "kernel_scope",
     "laplacian_eigsh_fast",
     "lloyd_plan",
+    "lloyd_plan_batch",
     "mask_indices",
     "masked_assign",
     "nearest_centre",
@@ -66,6 +67,8 @@ _FAST_PATHS = {
     "lloyd_step": {"numpy": "_numpy", "torch": "_torch"},
     # Device Lloyd iterations and mini-batch updates (CUDA kernels): fast path only.
     "lloyd_plan": {"cupy": "_cupy", "torch": "_torch"},
+    # Many independent Lloyd problems per launch (a batch of palettes): fast path only.
+    "lloyd_plan_batch": {"cupy": "_cupy_batch"},
     "minibatch_update": {"cupy": "_cupy", "torch": "_torch"},
     # Affinity propagation's message update; the portable one is in _affinity.
     "affinity_sweep": {"numpy": "_affinity_numpy", "torch": "_affinity_numpy"},
@@ -177,6 +180,23 @@ def lloyd_plan(X, weights, n_clusters, *, xp, device):
         return None
     impl = _impl("lloyd_plan", xp)
     return None if impl is None else impl(X, weights, n_clusters, xp=xp)
+
+
+def lloyd_plan_batch(Xs, weights, n_clusters, *, xp, device):
+    """The backend's device Lloyd iteration for many problems at once, or None.
+
+    ``Xs`` are dense arrays of one dtype and width on one device, ``weights``
+    None or one array per problem. The plan's ``step(centres, active)`` takes
+    centres of shape (n_problems, k, d) and a host sequence of flags, and
+    returns ``(labels, new_centres, weight_per_cluster, stats)``: a list of
+    labels per problem, then arrays with a leading problem axis (``stats``
+    (n_problems, 3), per problem what ``lloyd_plan`` reports). Each problem
+    gets what its own ``lloyd_plan`` gives. Only GPU arrays get one.
+    """
+    if is_cpu(xp, device) or any(is_sparse(X) for X in Xs):
+        return None
+    impl = _impl("lloyd_plan_batch", xp)
+    return None if impl is None else impl(Xs, weights, n_clusters, xp=xp)
 
 
 def fused_minibatch_update(X, weights, centres, counts, *, xp, device):
