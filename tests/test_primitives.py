@@ -89,6 +89,21 @@ def test_assign_tile_fast_equals_portable(backend, n):
     assert out[True][1] == pytest.approx(exact, rel=backend.rtol)
 
 
+@pytest.mark.parametrize("n", [1, 511, 512, 5 * 512 + 3])
+@pytest.mark.parametrize("work", [np.float32, np.float64])
+def test_numpy_centred_copy_is_the_plain_subtraction(n, work):
+    # The fast path subtracts over 512 rows at a time (a long inner loop): the same
+    # float operation on every value as cast-then-subtract, so the same bits.
+    from xkmeans._primitives._numpy import _centred_copy
+
+    src = np.random.default_rng(n).integers(0, 256, size=(n, 3), dtype=np.uint8)
+    offset = np.array([127.3, 18.9, 200.01])
+    expected = src.astype(work) - offset.astype(work)
+    got = _centred_copy(src, offset, work)
+    assert got.dtype == work
+    np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("d", [1, 3, 17])
 def test_identical_centres_give_lowest_index(backend, fast, d):

@@ -120,9 +120,7 @@ def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
     from ._portable import identical_row_map
 
     n = src.shape[0]
-    X = np.empty((n, C.shape[1]), dtype=work)
-    _in_threads(lambda a, b: np.subtract(src[a:b], offset, out=X[a:b], dtype=work), n,
-                _BLOCK_ROWS)
+    X = _centred_copy(src, offset, work)
     C = np.ascontiguousarray(C, dtype=work)
     labels, _ = _kernel_labels(X, C)
     canon = identical_row_map(C, xp=xp)  # the tie rule: first of identical centres
@@ -139,6 +137,30 @@ def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
     _in_threads(post, n, _BLOCK_ROWS)
     total = np.asarray(sum(sse[a] for a in sorted(sse)), dtype=np.float64) if with_sse else None
     return out, total
+
+
+# Rows whose values one inner loop of _centred_copy's subtraction covers.
+_WIDE_ROWS = 512
+
+
+def _centred_copy(src, offset, work):
+    """``src - offset`` in ``work`` (both cast first, as the portable version).
+
+    Subtracting a d-vector from (n, d) rows runs NumPy's inner loop over d
+    elements at a time: 0.13 s for 16.7M colour pixels on 2 cores, against
+    0.02 s for the cast and a subtraction over rows taken 512 at a time (the
+    offset tiled to match), one thread: the pass is memory-bound.
+    """
+    n, d = src.shape
+    X = np.empty((n, d), dtype=work)
+    X[...] = src
+    offset = np.asarray(offset, dtype=work)
+    m = n - n % _WIDE_ROWS
+    if m:
+        wide = X[:m].reshape(-1, d * _WIDE_ROWS)
+        np.subtract(wide, np.tile(offset, _WIDE_ROWS), out=wide)
+    np.subtract(X[m:], offset, out=X[m:])
+    return X
 
 
 def _dist_to_chosen(X, C, labels, dist2, a, b):
