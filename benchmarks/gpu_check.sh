@@ -39,6 +39,9 @@ timeout 60 "$PY" -m benchmarks.mixture --size gpu --device cupy --iters 5 | tee 
 echo "== Issue 16 rows: k-means|| vs k-means++, pruned vs plain Lloyd, sparse X (CuPy)"
 timeout 90 "$PY" -m benchmarks.gpu_advanced --lib cupy | tee "$DEST/advanced-gpu.md"
 
+echo "== Issue 13 rows: k-NN graphs, spectral, mini-batch, memmap stream, quantize (CuPy)"
+timeout 120 "$PY" -m benchmarks.gpu_jobs --lib cupy --budget 90 | tee "$DEST/jobs-gpu.md"
+
 echo "== GPU benchmarks"
 timeout 140 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \
     --plot "$DEST/bench-gpu.png" "$@" \

@@ -77,6 +77,20 @@ def convert(X, array: str):
     raise ValueError(msg)
 
 
+def to_host(a):
+    """An array of any kind -> host NumPy array (the way back from ``convert``)."""
+    import numpy as np
+
+    module = type(a).__module__
+    if module.startswith("cupy"):
+        import cupy
+
+        return cupy.asnumpy(a)
+    if module.startswith("torch"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
 def sync_for(array: str) -> Callable[[], None]:
     if array == "torch-cuda":
         import torch

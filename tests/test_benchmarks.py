@@ -94,3 +94,21 @@ def test_gpu_advanced_rows_run_at_quick_size(capsys):
     assert "failed" not in out
     for row in ("| k-means|| |", "| elkan |", "| lloyd, 3 iterations |"):
         assert row in out
+
+
+def test_gpu_jobs_rows_run_at_quick_size(capsys):
+    """The issue-13 GPU jobs (k-NN graphs, spectral, mini-batch, memmap, the quantize command,
+    stage and batch) run end to end; on NumPy at quick size here, GPU-only rows on the CPU."""
+    pytest.importorskip("PIL")
+    from benchmarks import gpu_jobs
+
+    assert gpu_jobs.main(["--lib", "numpy", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "failed" not in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + 9  # the header, then one row per job (one command row on the CPU)
+    for row in ("| 10-NN graph, 20,000 x 2 |", "| spectral, moons 3,000 |",
+                "| mini-batch step, batch 4096, d=3, k=16 |", "`--device cpu`",
+                "| quantize stage alone, 256 x 256, k=16 |", "palettes (8, 16, 3)"):
+        assert row in out
+    assert out.count("ARI 1.0000") == 2
