@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -66,6 +67,7 @@ from ._spherical import (
     unit_init_centres,
     unit_rows,
 )
+from ._transfer import pinned_mover
 from ._validation import (
     _is_foreign_array,
     check_centres,
@@ -232,6 +234,11 @@ class _Resident:
         wb = None if self.w is None else xp.take(self.w, i)
         return take_rows(self.X, i, xp=xp), wb
 
+    def batches(self, indices):
+        """``rows(idx)`` for each host index array of ``indices``, in order."""
+        for idx in indices:
+            yield self.rows(idx)
+
     def whole(self):
         return self.X, self.w
 
@@ -245,21 +252,72 @@ class _Resident:
 
 
 class _HostStream:
-    """Host (NumPy, memmap) data fitted on another device: batches move one at a time."""
+    """Host (NumPy, memmap) data fitted on another device: batches move one at a time.
+
+    ``prefetch``: ``batches`` gathers the next batch on a worker thread while
+    the caller computes on this one (see ``batches``).
+    """
 
     streaming = True
     cosine = False
 
-    def __init__(self, X, w, xp, device, dtype):
+    def __init__(self, X, w, xp, device, dtype, *, prefetch=True):
         self.X, self.w, self.xp, self.device, self.dtype = X, w, xp, device, dtype
         self.n, self.d = X.shape
+        self.prefetch = prefetch
 
     def _move(self, a):
         return self.xp.asarray(np.array(a, dtype=self.X.dtype), device=self.device)
 
+    def _gather(self, idx, into=(None, None)):
+        """Host rows ``idx`` and their weights (NumPy), into ``into``'s arrays if given."""
+        wh = None if self.w is None else np.take(self.w, idx, out=into[1])
+        return np.take(self.X, idx, axis=0, out=into[0]), wh
+
+    def _place(self, Xh, wh, movers=(None, None)):
+        """Gathered host rows on the device, through the movers where given."""
+        return tuple(None if a is None else self._move(a) if m is None else m.move(a)
+                     for a, m in zip((Xh, wh), movers))
+
     def rows(self, idx):
-        wb = None if self.w is None else self._move(np.take(self.w, idx))
-        return self._move(np.take(self.X, idx, axis=0)), wb
+        return self._place(*self._gather(idx))
+
+    def batches(self, indices):
+        """``rows(idx)`` for each host index array of ``indices``, in order.
+
+        With ``prefetch``, one worker thread gathers the next batch on the
+        host (``np.take`` on X: page faults and disk reads on a memmap) while
+        the caller computes on this one; on CuPy the batches then move through
+        pinned buffers on a side stream (``_transfer.PinnedPingPong``), and a
+        batch stays valid until the one after next is handed out. Same
+        batches, same bits, either way. Close the generator when done: its
+        ``finally`` stops the worker; an error of the worker is raised here.
+        """
+        if not self.prefetch:
+            for idx in indices:
+                yield self.rows(idx)
+            return
+        movers = (pinned_mover(self.xp, self.device),
+                  None if self.w is None else pinned_mover(self.xp, self.device))
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xkmeans-prefetch")
+        try:
+            pending = None
+            for idx in indices:
+                into = (None if movers[0] is None else movers[0].staging((len(idx), self.d),
+                                                                        self.X.dtype),
+                        None if movers[1] is None else movers[1].staging((len(idx),),
+                                                                        self.w.dtype))
+                ahead = pool.submit(self._gather, idx, into)
+                if pending is not None:
+                    yield self._place(*pending.result(), movers)
+                pending = ahead
+            if pending is not None:
+                yield self._place(*pending.result(), movers)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for m in movers:
+                if m is not None:
+                    m.close()
 
     def whole(self):
         """All of X moved at once (``partial_fit``: X is one batch)."""
@@ -277,8 +335,8 @@ class _HostStream:
 class _UnitHostStream(_HostStream):
     """A host stream whose rows are scaled to unit norm once moved (metric='cosine')."""
 
-    def rows(self, idx):
-        Xb, wb = super().rows(idx)
+    def _place(self, Xh, wh, movers=(None, None)):
+        Xb, wb = super()._place(Xh, wh, movers)
         return unit_rows(Xb, xp=self.xp)[0], wb
 
     def whole(self):
@@ -288,6 +346,14 @@ class _UnitHostStream(_HostStream):
     def chunks(self, rows):
         for Xc, wc in super().chunks(rows):
             yield unit_rows(Xc, xp=self.xp)[0], wc
+
+
+def _batch_indices(rng, n, batch, n_steps):
+    """Each step's batch: sorted host indices, drawn ``_INDEX_BLOCK`` at a time."""
+    block_steps = max(1, _INDEX_BLOCK // batch)
+    for start in range(0, n_steps, block_steps):
+        size = (min(block_steps, n_steps - start), batch)
+        yield from np.sort(rng.integers(0, n, size=size), axis=1)
 
 
 def _target_dtype(xp, device, np_dtype):
@@ -527,6 +593,9 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
     # Steps per readback of the stopping statistics; None: ``_STATS_WINDOW``.
     # Private (tests set 1 to compare with a step-by-step readback).
     _stats_window = None
+    # Host data streamed to a device: gather the next batch on a worker thread
+    # meanwhile (``_HostStream.batches``). Private (tests compare with False).
+    _prefetch = True
 
     def __init__(
         self,
@@ -573,8 +642,9 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             X, np_xp, _ = check_X(self, X, reset=reset)
             w = check_sample_weight(sample_weight, X, xp=np_xp, device="cpu")
             xp = namespace_for_device(self.device)
-            return self._on_sphere(
-                _HostStream(X, w, xp, self.device, _target_dtype(xp, self.device, X.dtype)))
+            return self._on_sphere(_HostStream(
+                X, w, xp, self.device, _target_dtype(xp, self.device, X.dtype),
+                prefetch=self._prefetch))
         X, xp, device = check_X(self, X, reset=reset, accept_sparse=True)
         if self.device is not None:
             target = namespace_for_device(self.device)
@@ -593,7 +663,8 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         if not self._cosine:
             return data
         if data.streaming:  # each moved batch or chunk is normalised on the device
-            data = _UnitHostStream(data.X, data.w, data.xp, data.device, data.dtype)
+            data = _UnitHostStream(data.X, data.w, data.xp, data.device, data.dtype,
+                                   prefetch=data.prefetch)
         else:
             data = _Resident(unit_rows(data.X, xp=data.xp)[0], data.w, data.xp, data.device)
         data.cosine = True
@@ -707,7 +778,7 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         n_steps = (self.max_iter * n) // B
         # Independent streams: the batch draws do not depend on reassignments.
         batch_rng, reassign_rng = (np.random.default_rng(s) for s in rng.integers(2**63, size=2))
-        block_steps = max(1, _INDEX_BLOCK // B)
+        batches = data.batches(_batch_indices(batch_rng, n, B, n_steps))
         window = max(1, int(self._stats_window or _STATS_WINDOW))
         # Device state of the reassignment rule; the host replays it from the
         # read-back zero counts (same rule, same numbers).
@@ -715,42 +786,42 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
         n_since, n_zero = 0, k
         kept = []  # per step of the open window: (stats, centres, counts), on the device
         last = 0
-        for step in range(n_steps):
-            if step % block_steps == 0:
-                size = (min(block_steps, n_steps - step), B)
-                block = np.sort(batch_rng.integers(0, n, size=size), axis=1)
-            if step % window == 0:
-                cands = self._candidate_rows(min(window, n_steps - step), B, reassign_rng,
-                                             xp=xp, device=device)
-            Xb, wb = data.rows(block[step % block_steps])
-            flag, n_since_dev = _reassign_flag(counts, n_since_dev, B, xp=xp)
-            centres, counts, stats = minibatch_step(
-                Xb, wb, centres, counts,
-                candidates=None if cands is None else cands[step % window, ...],
-                ratio=self.reassignment_ratio, with_shift=tol > 0, xp=xp, reassign=flag,
-            )
-            if data.cosine:  # spherical: the running means back on the sphere
-                centres = unit_centres(centres, centres, xp=xp)
-            kept.append((stats, centres, counts))
-            if len(kept) < window and step < n_steps - 1:
-                continue
-            # One readback for the window, then the stopping test step by step.
-            rows = to_numpy(xp.stack([s for s, _, _ in kept]))
-            first = step + 1 - len(kept)
-            stop = None
-            for i in range(len(kept)):
-                _, n_since = _reassign_replay(n_since, n_zero, B, k)
-                n_zero = int(rows[i, 4])
-                if self.verbose and rows[i, 3] > 0:
-                    print(f"[MiniBatchKMeans] Reassigning {int(rows[i, 3])} cluster centers.")
-                if self._converged(first + i, n_steps, n, B, rows[i], tol):
-                    stop = i
+        try:
+            for step in range(n_steps):
+                if step % window == 0:
+                    cands = self._candidate_rows(min(window, n_steps - step), B, reassign_rng,
+                                                 xp=xp, device=device)
+                Xb, wb = next(batches)
+                flag, n_since_dev = _reassign_flag(counts, n_since_dev, B, xp=xp)
+                centres, counts, stats = minibatch_step(
+                    Xb, wb, centres, counts,
+                    candidates=None if cands is None else cands[step % window, ...],
+                    ratio=self.reassignment_ratio, with_shift=tol > 0, xp=xp, reassign=flag,
+                )
+                if data.cosine:  # spherical: the running means back on the sphere
+                    centres = unit_centres(centres, centres, xp=xp)
+                kept.append((stats, centres, counts))
+                if len(kept) < window and step < n_steps - 1:
+                    continue
+                # One readback for the window, then the stopping test step by step.
+                rows = to_numpy(xp.stack([s for s, _, _ in kept]))
+                first = step + 1 - len(kept)
+                stop = None
+                for i in range(len(kept)):
+                    _, n_since = _reassign_replay(n_since, n_zero, B, k)
+                    n_zero = int(rows[i, 4])
+                    if self.verbose and rows[i, 3] > 0:
+                        print(f"[MiniBatchKMeans] Reassigning {int(rows[i, 3])} cluster centers.")
+                    if self._converged(first + i, n_steps, n, B, rows[i], tol):
+                        stop = i
+                        break
+                last = first + (len(kept) - 1 if stop is None else stop)
+                if stop is not None:  # roll back to the state after the stopping step
+                    _, centres, counts = kept[stop]
                     break
-            last = first + (len(kept) - 1 if stop is None else stop)
-            if stop is not None:  # roll back to the state after the stopping step
-                _, centres, counts = kept[stop]
-                break
-            kept = []
+                kept = []
+        finally:  # stops the prefetching worker, if any
+            batches.close()
         self._counts = counts
         self._n_since_last_reassign = n_since
         self._n_zero = n_zero
