@@ -46,6 +46,7 @@ def compile_one(name, options):
 def main(arch: str) -> int:
     jobs = [("lloyd.cu", (f"--gpu-architecture={arch}", *o)) for o in LLOYD]
     jobs += [("knn.cu", (f"--gpu-architecture={arch}", *o)) for o in plan.knn_variants()]
+    jobs += [("knn.cu", (f"--gpu-architecture={arch}", *o)) for o in plan.knn_tile_variants()]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         logs = list(pool.map(lambda job: compile_one(*job), jobs))
     failures = [{"name": n, "options": list(o), "log": log}

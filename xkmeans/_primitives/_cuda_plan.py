@@ -113,24 +113,86 @@ def knn_tile(d: int, itemsize: int) -> int:
     return max(32, min(512, SMEM_LIMIT // (d * itemsize)) // 32 * 32)
 
 
-@functools.cache
-def knn_options(dtype: str, d: int, n_neighbors: int) -> tuple:
-    """NVRTC options of the knn.cu specialisation for (dtype, d, n_neighbors)."""
-    if dtype not in ("float32", "float64"):
-        msg = f"CUDA kernels take float32 or float64, not {dtype}."
-        raise ValueError(msg)
+def _knn_kmax(n_neighbors: int) -> int:
+    """XK_KMAX: the power of two (at least 8) that holds the n_neighbors - 1 others."""
     others = max(1, n_neighbors - 1)
     kmax = 8
     while kmax < others:
         kmax *= 2
+    return kmax
+
+
+def _knn_real(dtype: str) -> str:
+    if dtype not in ("float32", "float64"):
+        msg = f"CUDA kernels take float32 or float64, not {dtype}."
+        raise ValueError(msg)
+    return "float" if dtype == "float32" else "double"
+
+
+@functools.cache
+def knn_options(dtype: str, d: int, n_neighbors: int) -> tuple:
+    """NVRTC options of the knn.cu specialisation for (dtype, d, n_neighbors)."""
+    real = _knn_real(dtype)
     itemsize = 4 if dtype == "float32" else 8
     return (
         "--std=c++14",
-        f"-DXK_T={'float' if dtype == 'float32' else 'double'}",
+        f"-DXK_T={real}",
         f"-DXK_DIM={int(d)}",
-        f"-DXK_KMAX={kmax}",
+        f"-DXK_KMAX={_knn_kmax(n_neighbors)}",
         f"-DXK_TILE={knn_tile(d, itemsize)}",
     )
+
+
+@functools.cache
+def knn_tile_options(dtype: str, n_neighbors: int) -> tuple:
+    """NVRTC options of knn_tile_merge (any d: the GEMM has taken the features)."""
+    return ("--std=c++14", f"-DXK_T={_knn_real(dtype)}",
+            f"-DXK_KMAX={_knn_kmax(n_neighbors)}")
+
+
+def knn_path(d: int, n_neighbors: int, dtype: str) -> str:
+    """Which CuPy k-NN a shape takes: 'lowd' (knn_lowd), 'gemm' (GEMM tiles and
+    knn_tile_merge) or 'portable' (other dtypes, or more others than a warp keeps)."""
+    if dtype not in ("float32", "float64") or n_neighbors - 1 > KNN_MAX_OTHERS:
+        return "portable"
+    return "lowd" if use_knn_lowd(d, n_neighbors) else "gemm"
+
+
+KNN_MIN_ROWS = 256  # fewest rows of a chunk before the columns are tiled (as _portable)
+_INT_MAX_TILE = 2**31 - 256  # cuBLAS and the kernel take rows and cols as int
+
+
+@dataclasses.dataclass(frozen=True)
+class KnnTilePlan:
+    """Row chunks x column tiles of the GEMM k-NN."""
+
+    rows: int  # rows per chunk (the last may be shorter)
+    cols: int  # columns per tile (n: one tile per chunk)
+    grid: int  # blocks of knn_tile_merge (BLOCK threads) for a full chunk
+
+
+def knn_tile_plan(n: int, n_neighbors: int, itemsize: int, *, sm_count: int,
+                  budget_bytes: int) -> KnnTilePlan:
+    """Tiles whose G (rows x cols) and two (rows, kk) best lists fit the budget.
+
+    Whole rows of n while at least KNN_MIN_ROWS of them fit, else column tiles of
+    KNN_MIN_ROWS rows' worth (never fewer than n_neighbors columns, so the first tile
+    alone fills each row's list); rows and cols multiples of 256 where they can be.
+    """
+    n = max(1, n)
+    if budget_bytes // (n * itemsize) >= KNN_MIN_ROWS and n <= _INT_MAX_TILE:
+        cols = n
+    else:
+        cols = budget_bytes // (KNN_MIN_ROWS * itemsize)
+        if cols >= 256:
+            cols -= cols % 256
+        cols = min(n, max(n_neighbors, cols), _INT_MAX_TILE)
+    kk = max(0, n_neighbors - 1)
+    rows = budget_bytes // (cols * itemsize + 2 * kk * (itemsize + 8))
+    if rows >= 256:
+        rows -= rows % 256
+    rows = max(1, min(n, rows, _INT_MAX_TILE))
+    return KnnTilePlan(rows, cols, warp_rows_grid(rows, sm_count))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +221,12 @@ def knn_variants():
     """The knn.cu option sets the NVRTC check compiles (ends of each range)."""
     return [knn_options(dtype, d, k) for dtype in ("float32", "float64")
             for d in (1, 2, 3, KNN_MAX_DIM) for k in (1, 10, 17, KNN_MAX_OTHERS + 1)]
+
+
+def knn_tile_variants():
+    """The knn_tile_merge option sets the NVRTC check compiles (every XK_KMAX)."""
+    return list(dict.fromkeys(knn_tile_options(dtype, k) for dtype in ("float32", "float64")
+                              for k in (1, 10, 17, 33, KNN_MAX_OTHERS + 1)))
 
 
 def kernel_variants():

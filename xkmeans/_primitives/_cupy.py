@@ -417,13 +417,15 @@ def lloyd_plan(X, weights, k, *, xp):
 
 
 def self_kneighbors(X, k, *, xp):
-    """Tiled exact k-NN (``knn.cu``) for d <= 16 and k <= 65; else the portable path."""
+    """Exact k-NN by ``knn.cu`` for k <= 65: the tiled kernel for d <= 16, else exact
+    GEMM tiles merged by ``knn_tile_merge``; other shapes and dtypes: the portable path."""
     import cupy
 
     from . import _portable
 
     n, d = X.shape
-    if not plan.use_knn_lowd(d, k) or X.dtype not in (np.float32, np.float64):
+    path = plan.knn_path(d, k, X.dtype.name)
+    if path == "portable":
         return _portable.self_kneighbors(X, k, xp=xp)
     with get_device(X):
         # Centred, as every path does: distances between nearby points lose
@@ -431,12 +433,47 @@ def self_kneighbors(X, k, *, xp):
         X = _contiguous(X - X.mean(axis=0, dtype=np.float64).astype(X.dtype))
         dist = cupy.empty((n, k), dtype=X.dtype)
         ind = cupy.empty((n, k), dtype=np.int64)
+        if path == "gemm":
+            _knn_gemm(X, k, dist, ind)
+            return dist, ind
         opts = plan.knn_options(X.dtype.name, d, k)
         kern = _module(_device_id(), opts, "knn.cu").get_function("knn_lowd")
         tile = plan.knn_tile(d, X.itemsize)
         kern(((n + plan.BLOCK - 1) // plan.BLOCK,), (plan.BLOCK,),
              (X, np.int64(n), np.int32(k - 1), dist, ind), shared_mem=tile * d * X.itemsize)
         return dist, ind
+
+
+def _knn_gemm(X, k, dist, ind):
+    """``self_kneighbors`` for high d into dist, ind: per row chunk, exact GEMM tiles of
+    the columns, each merged into the chunk's running k - 1 best by ``knn_tile_merge``
+    (ping-pong lists), the last tile writing the output rows."""
+    import cupy
+
+    n, kk = X.shape[0], k - 1
+    if kk == 0 or n == 0:
+        dist[...] = 0
+        ind[...] = cupy.arange(n, dtype=np.int64)[:, None]
+        return
+    p = plan.knn_tile_plan(n, k, X.itemsize, sm_count=_sm_count(_device_id()),
+                           budget_bytes=_budget())
+    kern = _module(_device_id(), plan.knn_tile_options(X.dtype.name, k),
+                   "knn.cu").get_function("knn_tile_merge")
+    x_sq = (X * X).sum(axis=1)
+    G = cupy.empty(p.rows * p.cols, dtype=X.dtype)
+    best = [(cupy.empty((p.rows, kk), dtype=X.dtype), cupy.empty((p.rows, kk), dtype=np.int64))
+            for _ in range(2)]
+    for a in range(0, n, p.rows):
+        rows = min(p.rows, n - a)
+        for t, c in enumerate(range(0, n, p.cols)):
+            cols = min(p.cols, n - c)
+            g = G[: rows * cols].reshape(rows, cols)
+            _matmul(X[a:a + rows], X[c:c + cols].T, g, tf32=False)
+            (pd, pi), (nd, ni) = best[t % 2], best[1 - t % 2]
+            kern((p.grid,), (plan.BLOCK,), (
+                g, x_sq, np.int32(rows), np.int32(cols), np.int64(a), np.int64(c),
+                np.int32(kk), np.int32(t > 0), pd, pi, np.int32(c + cols >= n), nd, ni,
+                dist, ind))
 
 
 def k_smallest(D, k, *, xp):
