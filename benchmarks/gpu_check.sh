@@ -40,7 +40,7 @@ echo "== Issue 16 rows: k-means|| vs k-means++, pruned vs plain Lloyd, sparse X 
 timeout 90 "$PY" -m benchmarks.gpu_advanced --lib cupy | tee "$DEST/advanced-gpu.md"
 
 echo "== Issue 13 rows: k-NN graphs, spectral, mini-batch, memmap stream, quantize (CuPy)"
-timeout 120 "$PY" -m benchmarks.gpu_jobs --lib cupy --budget 90 | tee "$DEST/jobs-gpu.md"
+timeout 120 "$PY" -m benchmarks.gpu_jobs --lib cupy --isolate --budget 80 --job-timeout 25 | tee "$DEST/jobs-gpu.md"
 
 echo "== GPU benchmarks"
 timeout 140 "$PY" -m benchmarks --size gpu --json "$DEST/bench-gpu.json" \

@@ -19,9 +19,9 @@ Jobs (full size; ``--quick`` shrinks all of them to run in seconds on NumPy):
   50k row took over 20 s.
 - ``minibatch``: time per step, as the difference of two ``MiniBatchKMeans``
   fits (fixed init, tol=0, ``max_no_improvement=None``, batch 4096, k=16) of
-  1 and 3 epochs on W1 colour data (1M x 3) on the device, divided by the
-  difference of their ``n_steps_``: what a step costs without the fit's fixed
-  costs (validation, init, the first transfer). The whole 3-epoch fit over its
+  3 and 1 epochs (in that order) on W1 colour data (1M x 3) on the device,
+  divided by the difference of their ``n_steps_``: what a step costs without
+  the fit's fixed costs (validation, init, the first transfer). The whole 3-epoch fit over its
   ``n_steps_`` is in the notes.
 - ``memmap``: ``MiniBatchKMeans(16, batch_size=4096, random_state=0,
   device=<the GPU>).fit(memmap)`` on a 4M x 3 float32 memmap of W1 colour
@@ -41,13 +41,18 @@ Jobs (full size; ``--quick`` shrinks all of them to run in seconds on NumPy):
 
 With ``--lib numpy`` every row runs on the CPU and says so. Every job is
 independent: a failure prints its row with the error and the script goes
-on. ``--budget`` caps the script's time: once it is spent, the remaining jobs
-run once (first run only) instead of being dropped.
+on. Time: ``--cap`` bounds a job's warm runs (fewer repeats for a long job)
+and ``--budget`` the script (once it is spent, the remaining jobs run once,
+first run only, instead of being dropped). ``--isolate`` runs each job in its
+own process, killed after ``--job-timeout``: a job that hangs or crashes
+loses its own unfinished rows only (``gpu_check.sh`` uses it). The first run
+of each job then also loads its kernels, as a user's first call would.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import subprocess
@@ -90,21 +95,26 @@ class Runner:
     def __call__(self, once, repeats=None):
         """``(first_s, warm_s or None, n_warm, info, why)`` of ``once() -> (s, info)``.
 
-        A warm run starts only while the runs so far plus one more of the
-        last one's length fit in the per-job cap (so a slow job gets fewer
-        repeats, none when its first run alone exceeds the cap).
+        ``s`` is the figure reported (a whole run, or a per-step time); the
+        cap counts wall time. A warm run starts only while the wall time of
+        the warm runs so far plus one more as long as the last run fits in
+        the cap: a slow job gets fewer repeats, none when its first run alone
+        exceeds the cap.
         """
+        repeats = self.repeats if repeats is None else repeats
+        t0 = time.perf_counter()
         first, info = once()
-        warm, why = [], ""
+        last, spent, warm, why = time.perf_counter() - t0, 0.0, [], ""
         if self.over_budget():
             why = "warm runs skipped: script budget spent"
-        repeats = self.repeats if repeats is None else repeats
         while not why and len(warm) < repeats:
-            last = warm[-1] if warm else first
-            if sum(warm) + last > self.cap_s:
+            if spent + last > self.cap_s:
                 why = "" if warm else f"warm runs skipped: first run over the {self.cap_s:g} s cap"
                 break
+            t0 = time.perf_counter()
             t, info = once()
+            last = time.perf_counter() - t0
+            spent += last
             warm.append(t)
         return first, median(warm), len(warm), info, why
 
@@ -222,7 +232,8 @@ def minibatch_job(ctx, n):
         return timed(lambda: est.fit(X), ctx.sync)
 
     def once():
-        (t1, e1), (t3, e3) = fit(MB_EPOCHS[0]), fit(MB_EPOCHS[1])
+        # The long fit first: in a first run, compilation lands in the per-step figure.
+        (t3, e3), (t1, e1) = fit(MB_EPOCHS[1]), fit(MB_EPOCHS[0])
         steps = e3.n_steps_ - e1.n_steps_
         return (t3 - t1) / steps, (t3, e3.n_steps_, e1.n_steps_)
 
@@ -263,11 +274,7 @@ _CLI_TIME = re.compile(r"time\s+([\d.]+) s \(read ([\d.]+), quantize ([\d.]+), w
 
 def cli_job(ctx, jpeg, device):
     """Wall time of ``python -m xkmeans quantize`` as a process; the command's stages."""
-    import xkmeans
-
-    root = str(Path(xkmeans.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    env = _child_env()
     out = Path(jpeg).with_name(f"out-{device}.png")
     cmd = [sys.executable, "-m", "xkmeans", "quantize", str(jpeg), "-o", str(out), "-k", "16",
            "--device", device]
@@ -349,55 +356,37 @@ class _Context:
         self.lib, self.run, self.cli_repeats = lib, run, cli_repeats
         self.sync = impls.sync_for(lib)
         self.on = "on the host" if lib == "numpy" else "on the device"
+        self.where = "CPU (numpy)" if lib == "numpy" else f"GPU ({lib})"
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--lib", default=None,
-                   help="cupy (default when it sees a GPU), torch (CUDA) or numpy")
-    p.add_argument("--quick", action="store_true", help="tiny sizes, one warm run")
-    p.add_argument("--jobs", default="knn,spectral,minibatch,memmap,cli,stage,batch",
-                   help="comma-separated subset of the jobs (default: all)")
-    p.add_argument("--repeats", type=int, default=None, help="warm runs (default 3; quick 1)")
-    p.add_argument("--cap", type=float, default=10.0,
-                   help="seconds of warm runs per job at most (default 10)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds for the whole script; past it, jobs run once")
-    args = p.parse_args(argv)
-    lib = args.lib or (impls.gpu_libs()[0] if impls.gpu_libs() else "numpy")
-    if lib == "torch":
-        lib = "torch-cuda"
-    q = int(args.quick)
-    jobs = {j.strip() for j in args.jobs.split(",") if j.strip()}
-    repeats = args.repeats if args.repeats is not None else (1 if q else 3)
-    # Quick: one process per CLI row (each spends seconds importing on a small machine).
-    ctx = _Context(lib, Runner(repeats, args.cap, args.budget), 0 if q else repeats)
-    gpu = lib != "numpy"
-    where = f"GPU ({lib})" if gpu else "CPU (numpy)"
-    print(f"Issue 13 jobs on {where}{' (quick sizes)' if q else ''}; first run, then the "
-          f"median of up to {repeats} warm runs ({args.cap:g} s of warm runs per job at most)")
-    print("| job | where | first run | warm | target | notes |")
-    print("|---|---|---|---|---|---|")
+def _record(job, target, fn, where):
+    """Run one row's job, print its row (or its failure); the job's result or None."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result, notes = fn()
+        except Exception as e:  # noqa: BLE001 - one failing job is a row, not a crash
+            _failed(job, where, target, e)
+            return None
+    _row(job, where, result, target, "; ".join([notes, *_warned(caught)]))
+    return result
+
+
+def run_job(name, ctx, q, tmp):
+    """Print the rows of job ``name`` (one of JOBS) in this process."""
+    where = ctx.where
 
     def row(job, target, fn, where=where):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, notes = fn()
-            except Exception as e:  # noqa: BLE001 - one failing job is a row, not a crash
-                _failed(job, where, target, e)
-                return None
-        _row(job, where, result, target, "; ".join([notes, *_warned(caught)]))
-        return result
+        return _record(job, target, fn, where)
 
-    if "knn" in jobs:
+    if name == "knn":
         n = KNN_LOW[q]
         row(f"10-NN graph, {n:,} x 2", "<= 1.0 s",
             lambda: knn_job(ctx, ("moons", n), "moons"))
         n, d, k = KNN_HIGH[q]
         row(f"10-NN graph, {n:,} x {d}", "<= 0.3 s",
             lambda: knn_job(ctx, ("embeddings", n, d, k), f"W2 embeddings ({k} clusters)"))
-    if "spectral" in jobs:
+    elif name == "spectral":
         small, big = MOONS[q]
         r = row(f"spectral, moons {small:,}", "<= 0.3 s", lambda: spectral_job(ctx, small))
         took = None if r is None else (r[1] or r[0])
@@ -406,43 +395,153 @@ def main(argv=None) -> int:
                   f"{small:,} row took {took:.1f} s (> {SPECTRAL_SKIP_S:g} s) |", flush=True)
         else:
             row(f"spectral, moons {big:,}", "<= 3 s", lambda: spectral_job(ctx, big))
-    if "minibatch" in jobs:
+    elif name == "minibatch":
         row(f"mini-batch step, batch {MB_BATCH}, d=3, k=16", "<= 0.1 ms",
             lambda: minibatch_job(ctx, MB_ROWS[q]))
-    with tempfile.TemporaryDirectory(prefix="xkmeans-jobs-") as tmp:
-        if "memmap" in jobs:
-            n = MEMMAP_ROWS[q]
-            row(f"streamed memmap {n:,} x 3, k=16, batch {MB_BATCH}", "<= 1.0 s",
-                lambda: memmap_job(ctx, n, tmp))
-        image = None
-        if jobs & {"cli", "stage", "batch"}:
-            try:
-                image = photo_like(IMAGE_SIDE[q])
-            except Exception as e:  # noqa: BLE001 - the image rows say why they cannot run
-                for job in sorted(jobs & {"cli", "stage", "batch"}):
-                    _failed(f"{job} (image)", where, "", e)
+    elif name == "memmap":
+        n = MEMMAP_ROWS[q]
+        row(f"streamed memmap {n:,} x 3, k=16, batch {MB_BATCH}", "<= 1.0 s",
+            lambda: memmap_job(ctx, n, tmp))
+    elif name in ("cli", "stage", "batch"):
         side = IMAGE_SIDE[q]
-        if image is not None and "cli" in jobs:
-            from PIL import Image
-
-            jpeg = Path(tmp) / "in.jpg"
-            Image.fromarray(image).save(jpeg, quality=90)
-            devices = ("gpu", "cpu") if gpu else ("cpu",)
-            for device in devices:
-                target = ("<= 1.2 s GPU warm, GPU < CPU" if device == "gpu" else
-                          "slower than the GPU row")
-                row(f"`xkmeans quantize` {side} x {side} JPEG, k=16, `--device {device}`",
-                    target, lambda device=device: cli_job(ctx, jpeg, device),
-                    where=("GPU (cupy)" if device == "gpu" else "CPU (numpy)") + ", process")
-            jpeg.unlink()
-        if image is not None and "stage" in jobs:
+        try:
+            image = _image(side)
+        except Exception as e:  # noqa: BLE001 - the image rows say why they cannot run
+            _failed(f"{name}: the {side} x {side} test image", where, "", e)
+            return
+        if name == "cli":
+            cli_rows(ctx, image, tmp)
+        elif name == "stage":
             row(f"quantize stage alone, {side} x {side}, k=16",
                 "<= 0.1 s GPU; CPU no slower than scikit-learn's recipe",
                 lambda: stage_job(ctx, image))
-        if image is not None and "batch" in jobs:
+        else:
             n, s = BATCH[q]
             row(f"{n} images of {s} x {s}, k=16 each, batched", "<= 2 s",
                 lambda: batch_job(ctx, image, n, s))
+    else:
+        msg = f"Unknown job {name!r}; jobs: {', '.join(JOBS)}."
+        raise ValueError(msg)
+
+
+@functools.lru_cache(maxsize=1)
+def _image(side):
+    return photo_like(side)
+
+
+def cli_rows(ctx, image, tmp):
+    """``xkmeans quantize`` as a process: ``--device cpu``, then ``--device gpu`` beside it."""
+    from PIL import Image
+
+    side = image.shape[0]
+    jpeg = Path(tmp) / "in.jpg"
+    Image.fromarray(image).save(jpeg, quality=90)
+    try:
+        job = f"`xkmeans quantize` {side} x {side} JPEG, k=16"
+        cpu = _record(f"{job}, `--device cpu`", "reference for GPU < CPU",
+                      lambda: cli_job(ctx, jpeg, "cpu"), "CPU (numpy), process")
+        if ctx.lib == "numpy":
+            return
+
+        def gpu():
+            result, notes = cli_job(ctx, jpeg, "gpu")
+            if cpu is not None:
+                ratio = (result[1] or result[0]) / (cpu[1] or cpu[0])
+                notes += f"; GPU / CPU {ratio:.2f}"
+            return result, notes
+
+        _record(f"{job}, `--device gpu`", "<= 1.2 s GPU warm, GPU < CPU", gpu,
+                "GPU (cupy), process")
+    finally:
+        jpeg.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- main
+
+JOBS = ("knn", "spectral", "minibatch", "memmap", "cli", "stage", "batch")
+
+
+def _child_env():
+    import xkmeans
+
+    root = str(Path(xkmeans.__file__).resolve().parent.parent)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+
+
+def run_isolated(name, args, lib, where, budget_left):
+    """Job ``name`` in a child process, its rows echoed; past ``--job-timeout`` it is killed.
+
+    A job that hangs or crashes the interpreter then costs its own rows only:
+    the rows it finished are kept and a row says what happened.
+    """
+    cmd = [sys.executable, "-m", "benchmarks.gpu_jobs", "--lib", lib, "--jobs", name,
+           "--no-header", "--cap", str(args.cap)]
+    if args.quick:
+        cmd.append("--quick")
+    if args.repeats is not None:
+        cmd += ["--repeats", str(args.repeats)]
+    if budget_left is not None:
+        cmd += ["--budget", str(max(budget_left, 0.0))]
+    timeout = args.job_timeout or None
+    try:
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True,
+                              env=_child_env(), timeout=timeout)
+        out, err, why = proc.stdout, proc.stderr, None
+        if proc.returncode != 0:
+            why = f"exit {proc.returncode}: {err.strip()[-300:]}"
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        why = f"killed after the {timeout:g} s job timeout (rows above, if any, had finished)"
+    for line in out.splitlines():
+        if line.startswith("| "):
+            print(line, flush=True)
+    if why is not None:
+        print(f"| {name} | {where} | failed | | | {why} |", flush=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lib", default=None,
+                   help="cupy (default when it sees a GPU), torch (CUDA) or numpy")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, one warm run")
+    p.add_argument("--jobs", default=",".join(JOBS),
+                   help=f"comma-separated subset of {', '.join(JOBS)} (default: all)")
+    p.add_argument("--repeats", type=int, default=None, help="warm runs (default 3; quick 1)")
+    p.add_argument("--cap", type=float, default=10.0,
+                   help="seconds of warm runs per job at most (default 10)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds for the whole script; past it, jobs run once")
+    p.add_argument("--isolate", action="store_true",
+                   help="each job in its own process, killed after --job-timeout")
+    p.add_argument("--job-timeout", type=float, default=60.0,
+                   help="with --isolate: seconds per job, 0 for none (default 60)")
+    p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    lib = args.lib or (impls.gpu_libs()[0] if impls.gpu_libs() else "numpy")
+    if lib == "torch":
+        lib = "torch-cuda"
+    q = int(args.quick)
+    jobs = [j for j in JOBS if j in {x.strip() for x in args.jobs.split(",")}]
+    repeats = args.repeats if args.repeats is not None else (1 if q else 3)
+    # Quick: one process per command-line row (each spends seconds importing here).
+    ctx = _Context(lib, Runner(repeats, args.cap, args.budget), 0 if q else repeats)
+    if not args.no_header:
+        print(f"Issue 13 jobs on {ctx.where}{' (quick sizes)' if q else ''}; first run, then "
+              f"the median of up to {repeats} warm runs ({args.cap:g} s of warm runs per job "
+              f"at most){'; each job in its own process' if args.isolate else ''}")
+        print("| job | where | first run | warm | target | notes |")
+        print("|---|---|---|---|---|---|", flush=True)
+    if args.isolate:
+        start = time.perf_counter()
+        for name in jobs:
+            left = (None if args.budget is None else
+                    args.budget - (time.perf_counter() - start))
+            run_isolated(name, args, lib, ctx.where, left)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="xkmeans-jobs-") as tmp:
+        for name in jobs:
+            run_job(name, ctx, q, tmp)
     return 0
 
 

@@ -112,3 +112,18 @@ def test_gpu_jobs_rows_run_at_quick_size(capsys):
                 "| quantize stage alone, 256 x 256, k=16 |", "palettes (8, 16, 3)"):
         assert row in out
     assert out.count("ARI 1.0000") == 2
+
+
+def test_gpu_jobs_isolated_rows_are_echoed_and_a_timeout_is_a_row(capsys):
+    """--isolate (what gpu_check.sh runs): a job's rows come back from its own process, and
+    a job killed at --job-timeout prints a failed row instead of ending the table."""
+    from benchmarks import gpu_jobs
+
+    common = ["--lib", "numpy", "--quick", "--isolate"]
+    assert gpu_jobs.main([*common, "--jobs", "minibatch", "--job-timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "| mini-batch step, batch 4096, d=3, k=16 | CPU (numpy) |" in out
+    assert "failed" not in out
+    assert gpu_jobs.main([*common, "--jobs", "knn", "--job-timeout", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "| knn | CPU (numpy) | failed | | | killed after the 0.01 s job timeout" in out
