@@ -122,6 +122,52 @@ def test_knn_planning():
     assert 'extern "C" __global__ void knn_lowd(' in _cupy.source("knn.cu")
 
 
+def test_knn_path_and_tile_merge_options():
+    assert plan.knn_path(16, 65, "float32") == "lowd" and plan.knn_path(2, 1, "float64") == "lowd"
+    assert plan.knn_path(17, 10, "float32") == "gemm" and plan.knn_path(128, 65, "float64") == "gemm"
+    for d, k, dtype in ((2, 66, "float32"), (128, 66, "float64"), (128, 10, "float16")):
+        assert plan.knn_path(d, k, dtype) == "portable"
+    opts = plan.knn_tile_options("float32", 11)
+    assert "-DXK_T=float" in opts and "-DXK_KMAX=16" in opts
+    assert not any(o.startswith(("-DXK_DIM", "-DXK_TILE")) for o in opts)  # d is the GEMM's
+    assert "-DXK_T=double" in plan.knn_tile_options("float64", 65)
+    assert "-DXK_KMAX=64" in plan.knn_tile_options("float64", 65)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        plan.knn_tile_options("float16", 3)
+    compiled = {o for v in plan.knn_tile_variants() for o in v if o.startswith("-DXK_KMAX")}
+    assert compiled == {f"-DXK_KMAX={m}" for m in (8, 16, 32, 64)}  # every list size
+    src = _cupy.source("knn.cu")
+    assert 'extern "C" __global__ void knn_tile_merge(' in src
+    assert 'extern "C" __global__ void knn_lowd(' in src
+
+
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_knn_gemm_tiles_fit_the_budget_and_cover_the_rows(itemsize):
+    for n in (1, 2, 65, 1000, 100_000, 1_000_000, 5_000_000):
+        for k in (1, 2, 11, 65):
+            if k > n:
+                continue
+            for budget in (1, 4096, 96 << 10, 1 << 20, 256 << 20, 2 << 30):
+                p = plan.knn_tile_plan(n, k, itemsize, sm_count=132, budget_bytes=budget)
+                assert 1 <= p.rows <= n and k <= p.cols <= n  # first tile fills the lists
+                assert p.grid == plan.warp_rows_grid(p.rows, 132)
+                # The G tile and the two (rows, k - 1) lists fit, unless one row cannot.
+                lists = 2 * (k - 1) * (itemsize + 8)
+                assert p.rows * (p.cols * itemsize + lists) <= budget or p.rows == 1
+                if budget // (n * itemsize + lists) >= plan.KNN_MIN_ROWS:
+                    assert p.cols == n  # whole rows while 256 of them fit
+                else:  # else 256 rows' worth of columns, at least k
+                    assert ((p.cols * itemsize + lists) * plan.KNN_MIN_ROWS <= budget
+                            or p.cols in (k, n))
+                if p.rows >= 256:
+                    assert p.rows % 256 == 0 or p.rows == n
+    # The issue's shapes on an H200 budget (2 GiB): few chunks, one column tile each.
+    assert plan.knn_tile_plan(100_000, 11, 4, sm_count=132, budget_bytes=2 << 30) == (
+        plan.KnnTilePlan(rows=5120, cols=100_000, grid=640))
+    big = plan.knn_tile_plan(5_000_000, 11, 4, sm_count=132, budget_bytes=2 << 30)
+    assert big.cols == (2 << 20) - 256 and big.rows == 256  # 256-row GEMMs, lists included
+
+
 def test_gpu_distances_setting_is_validated():
     from xkmeans import config_context, get_config, set_config
 

@@ -180,15 +180,15 @@ def knn_tile_plan(n: int, n_neighbors: int, itemsize: int, *, sm_count: int,
     alone fills each row's list); rows and cols multiples of 256 where they can be.
     """
     n = max(1, n)
-    if budget_bytes // (n * itemsize) >= KNN_MIN_ROWS and n <= _INT_MAX_TILE:
+    lists = 2 * max(0, n_neighbors - 1) * (itemsize + 8)  # bytes per row: prev and next
+    if budget_bytes // (n * itemsize + lists) >= KNN_MIN_ROWS and n <= _INT_MAX_TILE:
         cols = n
     else:
-        cols = budget_bytes // (KNN_MIN_ROWS * itemsize)
+        cols = (budget_bytes // KNN_MIN_ROWS - lists) // itemsize
         if cols >= 256:
             cols -= cols % 256
         cols = min(n, max(n_neighbors, cols), _INT_MAX_TILE)
-    kk = max(0, n_neighbors - 1)
-    rows = budget_bytes // (cols * itemsize + 2 * kk * (itemsize + 8))
+    rows = budget_bytes // (cols * itemsize + lists)
     if rows >= 256:
         rows -= rows % 256
     rows = max(1, min(n, rows, _INT_MAX_TILE))
