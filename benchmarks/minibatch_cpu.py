@@ -6,11 +6,21 @@ Reports fit time, steps and the final inertia recomputed on all points in
 float64. Usage::
 
     python benchmarks/minibatch_cpu.py [--n 2000000] [--batch-sizes 1024 4096]
+
+``--stream torch|strict`` instead times a host ``numpy.memmap`` of the same
+points (written to ``--tmp``) streamed batch by batch to a CPU device (PyTorch
+CPU or array-api-strict ``device1``), with the next batch gathered on a worker
+thread (prefetch, the default) or not, alternated in one process after a
+warm-up fit::
+
+    python benchmarks/minibatch_cpu.py --stream torch --n 4000000 --batch-sizes 4096
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import numpy as np
@@ -34,6 +44,48 @@ def inertia64(X, C):
     return total
 
 
+def stream_prefetch(args):
+    """Prefetch on vs off, alternated: a memmap streamed to a CPU device."""
+    from xkmeans import MiniBatchKMeans
+
+    if args.stream == "torch":
+        import torch
+
+        device = torch.device("cpu")
+    else:
+        import array_api_strict
+
+        device = array_api_strict.Device("device1")
+    path = os.path.join(args.tmp, f"xkmeans_stream_{args.n}x3.f32")
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(args.n, 3))
+    mm[:] = colour_points(args.n, args.seed)
+    mm.flush()
+    del mm
+    X = np.memmap(path, dtype=np.float32, mode="r", shape=(args.n, 3))
+    bs = args.batch_sizes[0]
+
+    def fit(prefetch):
+        est = MiniBatchKMeans(args.k, batch_size=bs, random_state=args.seed, device=device)
+        est._prefetch = prefetch
+        t = time.perf_counter()
+        est.fit(X)
+        return time.perf_counter() - t, est
+
+    print(f"memmap {args.n} x 3 float32 -> {device!r}, k={args.k}, batch {bs}, "
+          f"os.cpu_count()={os.cpu_count()}")
+    fit(True)  # warm-up: imports, page cache, thread pools
+    times = {True: [], False: []}
+    for _ in range(args.repeats):
+        for prefetch in (True, False):
+            t, est = fit(prefetch)
+            times[prefetch].append(t)
+            print(f"prefetch={prefetch!s:5} fit {t:6.2f} s  n_steps_={est.n_steps_}  "
+                  f"inertia_={est.inertia_:.6g}")
+    on, off = (statistics.median(times[p]) for p in (True, False))
+    print(f"median: prefetch on {on:.2f} s, off {off:.2f} s (off / on = {off / on:.2f})")
+    os.remove(path)
+
+
 def main():
     from sklearn.cluster import MiniBatchKMeans as SK
 
@@ -44,7 +96,13 @@ def main():
     p.add_argument("--k", type=int, default=16)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1024, 4096])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stream", choices=["torch", "strict"], default=None)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tmp", default="/tmp")
     args = p.parse_args()
+    if args.stream:
+        stream_prefetch(args)
+        return
     X = colour_points(args.n)
     print(f"W1 colour CPU: n={args.n} d=3 k={args.k} float32")
     print(f"{'impl':10} {'batch':>6} {'fit s':>8} {'steps':>7} {'ms/step':>8} {'inertia64':>12}")

@@ -132,6 +132,16 @@ def test_error_in_a_step_stops_the_worker(monkeypatch):
     assert threading.active_count() == threads
 
 
+def test_prefetch_by_default_only_off_the_cpu(foreign_backend):
+    # CPU targets share their cores with the worker: measured no gain there.
+    X = blobs(n=100, d=2, centres=2, seed=0)[0].astype(foreign_backend.dtype)
+    km = MiniBatchKMeans(2, device=foreign_backend.device)
+    cpu = foreign_backend.lib != "cupy" and "cuda" not in foreign_backend.name
+    assert km._data(X, None, reset=True).prefetch is not cpu
+    km._prefetch = True
+    assert km._data(X, None, reset=True).prefetch
+
+
 def test_pinned_mover_only_for_cupy():
     xs = pytest.importorskip("array_api_strict")
     assert pinned_mover(xs, xs.Device("device1")) is None

@@ -41,6 +41,7 @@ from ._backend import (
     check_random_state,
     chunk_rows,
     get_device,
+    is_cpu,
     itemsize,
     namespace_for_device,
     row_chunks,
@@ -594,8 +595,11 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
     # Private (tests set 1 to compare with a step-by-step readback).
     _stats_window = None
     # Host data streamed to a device: gather the next batch on a worker thread
-    # meanwhile (``_HostStream.batches``). Private (tests compare with False).
-    _prefetch = True
+    # meanwhile (``_HostStream.batches``). None: only where the device is not
+    # the host's CPU; on a CPU target the worker competes with the step for the
+    # same cores, and on a 2-core machine it cost 0.2-0.3 ms a step for no
+    # gain (benchmarks/minibatch_cpu.py --stream). Private (tests set both).
+    _prefetch = None
 
     def __init__(
         self,
@@ -642,9 +646,12 @@ class MiniBatchKMeans(_CentresMixin, BaseEstimator):
             X, np_xp, _ = check_X(self, X, reset=reset)
             w = check_sample_weight(sample_weight, X, xp=np_xp, device="cpu")
             xp = namespace_for_device(self.device)
+            prefetch = self._prefetch
+            if prefetch is None:
+                prefetch = not is_cpu(xp, self.device)
             return self._on_sphere(_HostStream(
                 X, w, xp, self.device, _target_dtype(xp, self.device, X.dtype),
-                prefetch=self._prefetch))
+                prefetch=prefetch))
         X, xp, device = check_X(self, X, reset=reset, accept_sparse=True)
         if self.device is not None:
             target = namespace_for_device(self.device)
