@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One GPU run, under 9 minutes: the CuPy / CUDA tests, a default fit, the GPU-size benchmarks.
+# One GPU run: the CuPy / CUDA tests, a default fit, issue 13 and 16 rows, the GPU-size benchmarks.
+# Each section has its own timeout (620 s in all; typically well under): run it with the
+# device tool's full 600 s; tables are written as they go, so a cut run keeps the finished ones.
 #
 # Runs from the source tree (PYTHONPATH=., no install). Wheels carried in a
 # git-ignored .whl/ folder (array-api-compat, array-api-strict,
