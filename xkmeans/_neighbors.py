@@ -161,8 +161,10 @@ def kneighbors(X, n_neighbors=5, *, include_self=False, return_distance=True):
     Notes
     -----
     Brute force on every backend (``k_smallest`` primitive: ``argpartition``,
-    ``torch.topk``, CuPy's ``argpartition``, or a stable ``argsort``); NumPy
-    data with at most 16 features use SciPy's ``cKDTree``. Tested on NumPy,
+    ``torch.topk`` or a stable ``argsort``); NumPy data and PyTorch CPU
+    tensors (viewed as NumPy) with at most 16 features use SciPy's
+    ``cKDTree``; CuPy arrays use CUDA kernels (shared-memory tiles up to 16
+    features, GEMM tiles with a warp top-k merge above). Tested on NumPy,
     array-api-strict and PyTorch (CPU); CuPy and CUDA through the same
     fixture on a GPU machine. Nothing goes through the host.
 
