@@ -88,25 +88,29 @@ def nearest_centre(X, C, *, xp, x_sq=None):
     return labels, dist2
 
 
-def _kernel_labels(X, C):
+def _kernel_labels(X, C, dtype=np.int64):
     """``(labels, rows)``: the E-step of scikit-learn's compiled Lloyd kernel
-    (C-contiguous X and C of one dtype), in calls of ``rows`` rows."""
+    (C-contiguous X and C of one dtype), in calls of ``rows`` rows. With
+    ``dtype`` int32 the kernel writes the labels in place (no int64 copy)."""
     lloyd_iter_chunked_dense = _sklearn_kernel()
     n, k = X.shape[0], C.shape[0]
-    labels = np.empty(n, dtype=np.int64)
+    labels = np.empty(n, dtype=dtype)
+    direct = labels.dtype == np.int32
     # Scratch per row: the kernel's weights and int32 labels, |x - c| terms. The
     # kernel tiles for the cache itself (256 rows); each call has a fixed cost, so
     # calls are as large as the budget allows, up to 1M rows.
     rows = chunk_rows(n, 8 + 2 * X.shape[1] * X.dtype.itemsize, cap=1 << 20)
     ones = np.ones(min(rows, n), dtype=X.dtype)
-    lab = np.empty(min(rows, n), dtype=np.int32)
+    lab = None if direct else np.empty(min(rows, n), dtype=np.int32)
     shift = np.empty(k, dtype=X.dtype)
     with _kernel_context():
         for a, b in row_chunks(n, rows):
             m = b - a
-            lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, lab[:m], shift,
+            out = labels[a:b] if direct else lab[:m]
+            lloyd_iter_chunked_dense(X[a:b], ones[:m], C, None, None, out, shift,
                                      _n_threads(), update_centers=False)
-            labels[a:b] = lab[:m]
+            if not direct:
+                labels[a:b] = out
     return labels, rows
 
 
@@ -122,7 +126,7 @@ def assign_tile(src, offset, C, *, work, index_dtype, with_sse, xp):
     n = src.shape[0]
     X = _centred_copy(src, offset, work)
     C = np.ascontiguousarray(C, dtype=work)
-    labels, _ = _kernel_labels(X, C)
+    labels, _ = _kernel_labels(X, C, np.int32)
     canon = identical_row_map(C, xp=xp)  # the tie rule: first of identical centres
     out = np.empty(n, dtype=index_dtype)
     sse = {}
