@@ -25,6 +25,24 @@ typedef XK_T real;
 #define DIM XK_DIM
 #define XK_INF ((real)__longlong_as_double(0x7ff0000000000000LL))
 
+// A kept list update (knn_lowd's thread, knn_tile_merge's lane): (s, q) clipped at 0
+// enters the sorted kk best if strictly closer than the worst and not the row itself.
+__device__ __forceinline__ void knn_keep(real* bd, long long* bi, int kk, real& worst, real s,
+                                         long long q, long long self) {
+    s = s > real(0) ? s : real(0);
+    if (s < worst && q != self) {
+        int pos = kk - 1;
+        while (pos > 0 && bd[pos - 1] > s) {
+            bd[pos] = bd[pos - 1];
+            bi[pos] = bi[pos - 1];
+            --pos;
+        }
+        bd[pos] = s;
+        bi[pos] = q;
+        worst = bd[kk - 1];
+    }
+}
+
 // Output row q: (0, q) first, then its kk nearest other rows, ascending; distances are
 // Euclidean (square roots of the direct sums of squared differences).
 extern "C" __global__ void knn_lowd(const real* __restrict__ X, long long n, int kk,
@@ -53,18 +71,7 @@ extern "C" __global__ void knn_lowd(const real* __restrict__ X, long long n, int
                 const real diff = x[dd] - tile[j * DIM + dd];
                 s = fma(diff, diff, s);
             }
-            const long long p = t0 + j;
-            if (s < worst && p != q) {
-                int pos = kk - 1;
-                while (pos > 0 && bd[pos - 1] > s) {
-                    bd[pos] = bd[pos - 1];
-                    bi[pos] = bi[pos - 1];
-                    --pos;
-                }
-                bd[pos] = s;
-                bi[pos] = p;
-                worst = bd[kk - 1];
-            }
+            knn_keep(bd, bi, kk, worst, s, t0 + j, q);  // s >= 0: the clip changes nothing
         }
     }
     if (!active) return;
@@ -93,22 +100,6 @@ __device__ __forceinline__ bool knn_less(real a, long long ia, real b, long long
     return a < b || (a == b && ia < ib);
 }
 
-// Lane list update: (s, q) clipped at 0 enters the kk best if strictly closer than the worst.
-__device__ __forceinline__ void knn_keep(real* bd, long long* bi, int kk, real& worst, real s,
-                                         long long q, long long self) {
-    s = s > real(0) ? s : real(0);
-    if (s < worst && q != self) {
-        int pos = kk - 1;
-        while (pos > 0 && bd[pos - 1] > s) {
-            bd[pos] = bd[pos - 1];
-            bi[pos] = bi[pos - 1];
-            --pos;
-        }
-        bd[pos] = s;
-        bi[pos] = q;
-        worst = bd[kk - 1];
-    }
-}
 
 extern "C" __global__ void knn_tile_merge(
         const real* __restrict__ G, const real* __restrict__ x_sq, int rows, int cols,
