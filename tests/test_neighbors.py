@@ -85,6 +85,30 @@ def test_ties_broken_by_lowest_index(backend, memory):
                                    rtol=backend.rtol, atol=backend.rtol)
 
 
+@pytest.mark.parametrize("k", [1, 11, 70])
+def test_numpy_bounded_selection_keeps_the_tie_rule(k):
+    # More than 4096 rows of d > 16: the NumPy path gathers only the values up to a
+    # bound from each row's first columns. Integer data with repeated rows gives exact
+    # ties and zero distances; a repeated block at the start makes the first columns'
+    # bound tight. Mirrored rows: the mean is exactly 0, so centring changes nothing
+    # and the distances are exact. Same indices, bit for bit, as a stable sort of
+    # them.
+    rng = np.random.default_rng(k)
+    A = rng.integers(-1, 2, size=(2200, 18)).astype(np.float64)
+    A[1100:1400] = A[:300]
+    X = np.concatenate([A, -A])
+    n = X.shape[0]
+    with xkmeans.config_context(working_memory=64):  # several row chunks
+        dist, ind = kneighbors(X, k)
+    sq = (X * X).sum(1)
+    d2 = np.maximum(sq[:, None] - 2 * X @ X.T + sq[None, :], 0)
+    np.fill_diagonal(d2, -1)
+    order = np.argsort(d2, axis=1, kind="stable")[:, 1:k + 1]
+    np.testing.assert_array_equal(ind, order)
+    assert ind.shape == (n, k) and ind.dtype == np.int64
+    np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(d2, order, 1)), atol=1e-12)
+
+
 @pytest.mark.parametrize("shape,k", [((7, 30), 1), ((7, 30), 30), ((40, 50), 5), ((3, 9), 4)])
 def test_k_smallest_fast_equals_portable(backend, shape, k):
     rng = np.random.default_rng(0)

@@ -372,28 +372,65 @@ def self_kneighbors(X, k, *, xp):
 
 
 def _brute_kneighbors(X, k, *, xp):
-    # The portable computation, in place and in cache-sized tiles.
+    # The portable computation, in place: per chunk of rows one GEMM (BLAS
+    # threads), then the distances and the selection in blocks of rows on every
+    # core (argpartition releases the GIL; single-threaded it was half the time).
     n = X.shape[0]
     X = X - X.mean(axis=0, dtype=np.float64).astype(X.dtype)
     x_sq = np.einsum("ij,ij->i", X, X)
     item = X.dtype.itemsize
     rows = chunk_rows(n, 4 * n * item, xp=xp, device="cpu")
     buf = np.empty((rows, n), dtype=X.dtype)
-    XT = np.ascontiguousarray(X.T)
+    XT = np.ascontiguousarray(X.T) * X.dtype.type(-2)  # exact: a power of two
     dist = np.empty((n, k), dtype=X.dtype)
     ind = np.empty((n, k), dtype=np.int64)
+    block = max(1, _KNN_BLOCK_BYTES // (n * item))
     for a, b in row_chunks(n, rows):
         d = buf[: b - a]
         np.matmul(X[a:b], XT, out=d)
-        d *= -2
-        d += x_sq[a:b, None]
-        d += x_sq
-        np.maximum(d, 0, out=d)
-        d[np.arange(b - a), np.arange(a, b)] = -1.0
-        v, i = k_smallest(d, k, xp=xp)
-        dist[a:b] = np.sqrt(np.maximum(v, 0))
-        ind[a:b] = i
+
+        def finish(s, e, a=a, d=d):
+            blk = d[s:e]
+            blk += x_sq[a + s:a + e, None]
+            blk += x_sq
+            v, i = _k_nearest_in_rows(blk, a + s, k, xp=xp)
+            dist[a + s:a + e] = np.sqrt(np.maximum(v, 0))
+            ind[a + s:a + e] = i
+
+        _in_threads(finish, b - a, block)
     return dist, ind
+
+
+# Distances per block of rows that _brute_kneighbors selects from on one thread.
+_KNN_BLOCK_BYTES = 1 << 21
+# Columns whose k-th smallest bounds a row's k-th smallest in _k_nearest_in_rows.
+_KNN_PROBE = 1024
+
+
+def _k_nearest_in_rows(D, row0, k, *, xp):
+    """The k smallest of ``max(D, 0)`` per row, the row's own column (``row0 + r``)
+    counted as -1 (first), by (value, column): the portable selection's result.
+
+    A row's k-th smallest is at most the k-th smallest of its first columns, so
+    only the values up to that bound (at least k per row, ties included) are
+    gathered and sorted; for random data about k / 1024 of them. Much less
+    work than a partition of every row (argpartition was half of the time).
+    """
+    m, n = D.shape
+    self_cols = np.arange(row0, row0 + m)
+    if n <= 4 * _KNN_PROBE:
+        D = np.maximum(D, 0)
+        D[np.arange(m), self_cols] = -1.0
+        return k_smallest(D, k, xp=xp)
+    bound = np.partition(D[:, : max(_KNN_PROBE, 2 * k)], k - 1, axis=1)[:, k - 1]
+    # flatnonzero of the mask: a tenth of the time of a 2-D nonzero.
+    r, c = np.divmod(np.flatnonzero(D <= np.maximum(bound, 0)[:, None]), n)
+    v = np.maximum(D[r, c], 0)
+    v[c == self_cols[r]] = -1.0
+    order = np.lexsort((c, v, r))
+    r, c, v = r[order], c[order], v[order]
+    pos = np.searchsorted(r, np.arange(m))[:, None] + np.arange(k)
+    return v[pos], c[pos]
 
 
 def connected_components(indptr, indices, *, xp):
