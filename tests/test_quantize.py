@@ -274,3 +274,60 @@ def test_squared_error_is_the_images(backend):
                                       sample_size=None, n_init=1, progress=False)
     diff = dequantize(backend.to_numpy(palette), backend.to_numpy(indices)).astype(float) - img
     assert float(sse) == pytest.approx(float((diff**2).sum()), rel=1e-4)
+
+
+# --- the palette fit without scikit-learn -------------------------------------------------
+
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_palette_fit_is_kmeans_on_the_same_pixels(backend, n_init):
+    # quantize fits palettes with ArrayKMeans (no scikit-learn import): the same centres,
+    # labels, inertia and iterations as KMeans with the same parameters, bit for bit.
+    from xkmeans import KMeans
+    from xkmeans._kmeans_core import ArrayKMeans
+
+    pixels = load_sample_image("china.jpg")[::8, ::8].reshape(-1, 3).astype(backend.dtype)
+    X = backend.asarray(pixels)
+    ours = ArrayKMeans(6, random_state=3, n_init=n_init).fit(X)
+    ref = KMeans(6, random_state=3, n_init=n_init).fit(X)
+    backend.check_array(ours.cluster_centers_, dtype=backend.dtype, shape=(6, 3))
+    np.testing.assert_array_equal(backend.to_numpy(ours.cluster_centers_),
+                                  backend.to_numpy(ref.cluster_centers_))
+    np.testing.assert_array_equal(backend.to_numpy(ours.labels_), backend.to_numpy(ref.labels_))
+    assert ours.inertia_ == ref.inertia_ and ours.n_iter_ == ref.n_iter_
+
+
+def test_import_and_quantize_off_numpy_do_not_import_scikit_learn():
+    # scikit-learn costs 1-2 s to import: the command starts without it, and a GPU
+    # (here array-api-strict) image is quantized without it.
+    import subprocess
+
+    code = (
+        "import sys, numpy as np\n"
+        "import xkmeans\n"
+        "assert 'sklearn' not in sys.modules, 'import xkmeans'\n"
+        "import array_api_strict as xs\n"
+        "img = xs.asarray(np.random.default_rng(0).integers(0, 256, (40, 30, 3), np.uint8))\n"
+        "p, i = xkmeans.quantize(img, 4, random_state=0)\n"
+        "assert 'sklearn' not in sys.modules, 'quantize'\n"
+        "assert xkmeans.KMeans.__name__ == 'KMeans' and 'sklearn' in sys.modules\n"
+    )
+    pytest.importorskip("array_api_strict")
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("value,what", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_float_image_must_be_finite(monkeypatch, value, what):
+    q = sys.modules["xkmeans.quantize"]
+    monkeypatch.setattr(q, "_fit_palettes", lambda *a, **k: pytest.fail("fitted a bad image"))
+    image = np.full((20, 30, 3), 0.5)
+    image[13, 2, 1] = value  # one pixel, most likely outside the sample
+    with pytest.raises(ValueError, match=f"image contains {what}; colour values must be fin"):
+        quantize(image, 4, sample_size=50)
+
+
+@pytest.mark.parametrize("n_init", [0, 1.5, "auto", True])
+def test_bad_n_init(n_init):
+    with pytest.raises(ValueError, match=r"n_init=.* should be an integer >= 1"):
+        quantize(_five_colours()[0], 3, n_init=n_init)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -14,7 +13,6 @@ from sklearn.base import (
     ClusterMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _dask
@@ -28,8 +26,15 @@ from ._backend import (
     row_chunks,
 )
 from ._init import kmeans_plusplus, legacy_random_state, random_rows
+from ._kmeans_core import (
+    Prepared,
+    RestartsMixin,
+    centred,
+    scaled_tol,
+    warn_few_clusters,
+)
 from ._kmeans_parallel import kmeans_parallel
-from ._lloyd import same_clustering, weighted_total
+from ._lloyd import weighted_total
 from ._primitives import nearest_centre, row_sq_norms, sparse_mean_variance, sq_distances
 from ._pruned import choose_loop
 from ._sparse import is_sparse
@@ -49,24 +54,6 @@ from ._validation import (
 )
 
 __all__ = ["KMeans"]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Prepared:
-    """One KMeans fit's validated inputs, shared by its restarts."""
-
-    X: object  # centred (dense), unit rows (cosine) or as given (sparse)
-    w: object  # sample weights or None
-    init: object  # the init parameter, an array centred like X
-    init_w: object  # weights the init draws with
-    x_sq: object  # squared row norms of X
-    tol: float  # scaled by the data's variance
-    X_mean: object  # what was subtracted, or None
-    zero: object  # cosine: the all-zero rows, else None
-    n_init: int
-    rng: object
-    xp: object
-    device: object
 
 
 class _CentresMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin):
@@ -204,7 +191,7 @@ def resolve_n_init(estimator, *, default, stacklevel):
     return n_init
 
 
-class KMeans(_CentresMixin, BaseEstimator):
+class KMeans(RestartsMixin, _CentresMixin, BaseEstimator):
     """K-means clustering by Lloyd's EM loop, on any Array API backend.
 
     Repeats two steps until the centres stop moving: assign each sample to
@@ -422,19 +409,8 @@ class KMeans(_CentresMixin, BaseEstimator):
         return choose_loop(self.algorithm, prep.X, self.n_clusters,
                            spherical=prep.zero is not None)
 
-    def _restarts(self, prep):
-        """The best of ``n_init`` runs ``(labels, inertia, centres, n_iter)``."""
-        best = None
-        for _ in range(prep.n_init):
-            centres = self._initial_centres(prep)
-            run = self._loop(prep)(
-                prep.X, prep.w, centres, x_sq=prep.x_sq, max_iter=self.max_iter, tol=prep.tol,
-                verbose=self.verbose, xp=prep.xp, spherical=prep.zero is not None)
-            best = self._keep_best(best, run, xp=prep.xp)
-        return best
-
     def _prepare(self, X, sample_weight):
-        """Validated, centred data and what every restart shares (a ``_Prepared``)."""
+        """Validated, centred data and what every restart shares (a ``Prepared``)."""
         X, xp, device = check_X(self, X, reset=True, accept_sparse=True)
         if self.algorithm == "elkan" and self.n_clusters == 1:
             # scikit-learn's warning (KMeans._check_params_vs_input); both run Lloyd here.
@@ -465,13 +441,15 @@ class KMeans(_CentresMixin, BaseEstimator):
         if self._cosine:  # unit rows (never centred); see _spherical
             X, zero, init_w = spherical_inputs(X, w, self.n_clusters, xp=xp)
         elif not is_sparse(X):
-            X_mean = xp.astype(xp.sum(X, axis=0, dtype=acc) / n_samples, X.dtype)
-            X = X - X_mean
+            X, X_mean = centred(X, xp=xp, acc=acc)
             if init_is_array:
                 init = init - X_mean
         x_sq = row_sq_norms(X, xp=xp)
-        tol = self._scaled_tol(X, x_sq if X_mean is not None else None, xp=xp, acc=acc)
-        return _Prepared(X, w, init, init_w, x_sq, tol, X_mean, zero, n_init, rng, xp,
+        if is_sparse(X):
+            tol = sparse_mean_variance(X, xp=xp) * self.tol if self.tol else 0.0
+        else:
+            tol = scaled_tol(self.tol, X, x_sq if X_mean is not None else None, xp=xp, acc=acc)
+        return Prepared(X, w, init, init_w, x_sq, tol, X_mean, zero, n_init, rng, xp,
                          device)
 
     def _initial_centres(self, prep):
@@ -484,16 +462,6 @@ class KMeans(_CentresMixin, BaseEstimator):
             print("Initialization complete")
         return centres
 
-    def _keep_best(self, best, run, *, xp):
-        """The better of two runs ``(labels, inertia, centres, n_iter)``, as
-        scikit-learn keeps it: a later run only if its inertia is lower and
-        its clustering differs."""
-        if best is None or (
-            run[1] < best[1] and not same_clustering(run[0], best[0], self.n_clusters, xp=xp)
-        ):
-            return run
-        return best
-
     def _finish(self, prep, best):
         """Fitted attributes from the best run."""
         xp = prep.xp
@@ -501,14 +469,7 @@ class KMeans(_CentresMixin, BaseEstimator):
         if prep.zero is not None:
             labels, inertia = spherical_result(labels, inertia, prep.zero, prep.w, xp=xp)
 
-        distinct = xp.unique_values(labels).shape[0]
-        if distinct < self.n_clusters:
-            warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        warn_few_clusters(labels, self.n_clusters, xp=xp, stacklevel=3)
         self.cluster_centers_ = centres if prep.X_mean is None else centres + prep.X_mean
         self.labels_ = labels
         self.inertia_ = inertia
@@ -527,22 +488,6 @@ class KMeans(_CentresMixin, BaseEstimator):
         X, xp, _ = check_X(self, X, reset=False, accept_sparse=True)
         return self._transform(X, xp)
 
-
-    def _scaled_tol(self, X, x_sq=None, *, xp, acc):
-        """``tol`` times the mean variance of X's features (scikit-learn's
-        scale). For centred X, from its row norms ``x_sq``: the mean of
-        |x|^2 less the squared norm of the (rounding-sized) remaining mean,
-        without a float64 copy of X."""
-        if self.tol == 0:
-            return 0.0
-        if is_sparse(X):
-            return sparse_mean_variance(X, xp=xp) * self.tol
-        n, d = X.shape
-        if x_sq is None:
-            return float(xp.mean(xp.var(xp.astype(X, acc), axis=0))) * self.tol
-        mean = xp.sum(X, axis=0, dtype=acc) / n
-        total = xp.sum(x_sq, dtype=acc) / n - xp.sum(mean * mean)
-        return max(float(total), 0.0) / d * self.tol
 
     def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight,
                         init_size=None, n_centroids=None):

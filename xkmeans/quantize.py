@@ -29,6 +29,7 @@ from ._backend import (
     is_array,
     itemsize,
     row_chunks,
+    to_numpy,
 )
 from ._config import get_config
 from ._primitives import assign_tile
@@ -108,7 +109,7 @@ def _as_batch(image):
     return [image[i, ...] for i in range(image.shape[0])], "stacked"
 
 
-def _check_params(n_colors, method, sample_size):
+def _check_params(n_colors, method, sample_size, n_init=1):
     if not isinstance(n_colors, Integral) or isinstance(n_colors, bool) or n_colors < 1:
         msg = f"n_colors={n_colors!r} should be an integer >= 1."
         raise ValueError(msg)
@@ -117,6 +118,9 @@ def _check_params(n_colors, method, sample_size):
         raise ValueError(msg)
     if sample_size is not None and (not isinstance(sample_size, Integral) or sample_size < 1):
         msg = f"sample_size={sample_size!r} should be None or an integer >= 1."
+        raise ValueError(msg)
+    if not isinstance(n_init, Integral) or isinstance(n_init, bool) or n_init < 1:
+        msg = f"n_init={n_init!r} should be an integer >= 1."
         raise ValueError(msg)
 
 
@@ -145,8 +149,20 @@ class _Plan:
         return _work_dtype(self.dtype, self.xp)
 
 
+def _check_finite(image, xp, name):
+    """Float pixels must be finite: a NaN would be fitted, or assigned anywhere."""
+    if image.dtype == xp.uint8:
+        return
+    bad = to_numpy(xp.stack([xp.any(xp.isnan(image)), xp.any(xp.isinf(image))]))
+    if bad.any():
+        what = "NaN" if bad[0] else "infinity"
+        msg = f"{name} contains {what}; colour values must be finite numbers."
+        raise ValueError(msg)
+
+
 def _plan(image, name, n_colors, sample_size):
     image, xp, device = _check_image(image, name)
+    _check_finite(image, xp, name)
     h, w, c = image.shape
     n = h * w
     m = _n_sample(n, n_colors, sample_size, name)
@@ -174,9 +190,11 @@ def _draw_sample(plan, rng):
 
 def _palette_estimator(n_samples, n_colors, method, seed, n_init):
     if method == "kmeans":
-        from ._kmeans import KMeans
+        # KMeans(n_colors, random_state=seed, n_init=n_init)'s fit on checked pixels,
+        # without importing scikit-learn (seconds of a GPU command's start-up).
+        from ._kmeans_core import ArrayKMeans
 
-        return KMeans(n_clusters=n_colors, random_state=seed, n_init=n_init)
+        return ArrayKMeans(n_colors, random_state=seed, n_init=n_init)
     from ._minibatch import MiniBatchKMeans
 
     return MiniBatchKMeans(n_clusters=n_colors, batch_size=min(n_samples, 4096),
@@ -258,7 +276,7 @@ def _quantize_batch(images, names, n_colors, *, method, random_state, sample_siz
 
     ``progress`` is None, 'pixels' (a bar over one image's pixels) or 'images'.
     """
-    _check_params(n_colors, method, sample_size)
+    _check_params(n_colors, method, sample_size, n_init)
     plans = [_plan(im, name, n_colors, sample_size) for im, name in zip(images, names)]
     tqdm = _tqdm_class(progress)  # before any work: a missing tqdm fails fast
     # One generator per image, made in order, as quantizing the images one by
@@ -429,7 +447,7 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
     ((2, 3, 3), (2, 40, 60))
     """
     if type(image).__module__.startswith("dask."):
-        _check_params(n_colors, method, sample_size)
+        _check_params(n_colors, method, sample_size, n_init)
         return _quantize_dask(image, n_colors, method=method, random_state=random_state,
                               sample_size=sample_size, n_init=n_init)
     images, kind = _as_batch(image)
