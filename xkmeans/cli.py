@@ -177,9 +177,12 @@ def _build_parser():
 # --- paths -----------------------------------------------------------------
 
 def _sample_image_path():
-    import sklearn.datasets
+    import importlib.util
 
-    path = os.path.join(os.path.dirname(sklearn.datasets.__file__), "images", "china.jpg")
+    # Found, not imported: importing scikit-learn costs seconds.
+    spec = importlib.util.find_spec("sklearn")
+    root = spec.submodule_search_locations[0] if spec is not None else "<not installed>"
+    path = os.path.join(root, "datasets", "images", "china.jpg")
     if not os.path.isfile(path):
         msg = f"scikit-learn's sample image is missing at {path}; pass an INPUT image."
         raise CommandError(msg, code=2)
