@@ -327,7 +327,16 @@ def test_float_image_must_be_finite(monkeypatch, value, what):
         quantize(image, 4, sample_size=50)
 
 
-@pytest.mark.parametrize("n_init", [0, 1.5, "auto", True])
+@pytest.mark.parametrize("n_init", [0, 1.5, "one", True])
 def test_bad_n_init(n_init):
-    with pytest.raises(ValueError, match=r"n_init=.* should be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"n_init=.* should be 'auto' or an integer >= 1"):
         quantize(_five_colours()[0], 3, n_init=n_init)
+
+
+def test_n_init_auto_is_one_run():
+    image = _five_colours()[0]
+    for method in ("kmeans", "minibatch"):
+        auto = quantize(image, 3, n_init="auto", method=method, random_state=2)
+        one = quantize(image, 3, n_init=1, method=method, random_state=2)
+        for a, b in zip(auto, one):
+            np.testing.assert_array_equal(a, b)

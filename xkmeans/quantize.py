@@ -119,8 +119,10 @@ def _check_params(n_colors, method, sample_size, n_init=1):
     if sample_size is not None and (not isinstance(sample_size, Integral) or sample_size < 1):
         msg = f"sample_size={sample_size!r} should be None or an integer >= 1."
         raise ValueError(msg)
-    if not isinstance(n_init, Integral) or isinstance(n_init, bool) or n_init < 1:
-        msg = f"n_init={n_init!r} should be an integer >= 1."
+    if n_init != "auto" and (
+        not isinstance(n_init, Integral) or isinstance(n_init, bool) or n_init < 1
+    ):
+        msg = f"n_init={n_init!r} should be 'auto' or an integer >= 1."
         raise ValueError(msg)
 
 
@@ -194,7 +196,8 @@ def _palette_estimator(n_samples, n_colors, method, seed, n_init):
         # without importing scikit-learn (seconds of a GPU command's start-up).
         from ._kmeans_core import ArrayKMeans
 
-        return ArrayKMeans(n_colors, random_state=seed, n_init=n_init)
+        # 'auto' is one run for k-means++, as KMeans resolves it.
+        return ArrayKMeans(n_colors, random_state=seed, n_init=1 if n_init == "auto" else n_init)
     from ._minibatch import MiniBatchKMeans
 
     return MiniBatchKMeans(n_clusters=n_colors, batch_size=min(n_samples, 4096),
@@ -378,8 +381,9 @@ def quantize(image, n_colors=16, *, method="kmeans", random_state=0,
         smaller). On china.jpg and flower.jpg at 16 colours this gives a
         PSNR within 0.2 dB of scikit-learn's KMeans fitted on every pixel.
         ``None`` fits on every pixel, which holds a float copy of the image.
-    n_init : int, default=1
-        Restarts of the palette fit; the lowest inertia wins.
+    n_init : 'auto' or int, default=1
+        Restarts of the palette fit; the lowest inertia wins. ``'auto'`` is
+        one run, as ``KMeans`` resolves it for k-means++.
     progress : bool, default=False
         Show a tqdm progress bar on stderr while pixels are assigned (over
         images for a batch; hidden when stderr is not a terminal). tqdm is
