@@ -340,3 +340,17 @@ def test_n_init_auto_is_one_run():
         one = quantize(image, 3, n_init=1, method=method, random_state=2)
         for a, b in zip(auto, one):
             np.testing.assert_array_equal(a, b)
+
+
+def test_half_precision_image_is_fitted_in_float32():
+    # float16 pixels are fitted and assigned in float32 (half precision's own sums would
+    # lose most digits); the palette comes back in float16, as the image.
+    rng = np.random.default_rng(0)
+    colours = rng.random((4, 3))
+    image = (colours[rng.integers(4, size=(30, 20))]).astype(np.float16)
+    palette, indices = quantize(image, 4, random_state=0)
+    assert palette.dtype == np.float16 and indices.dtype == np.uint8
+    assert psnr(dequantize(palette, indices), image) > 60
+    p32, i32 = quantize(image.astype(np.float32), 4, random_state=0)
+    np.testing.assert_array_equal(indices, i32)
+    np.testing.assert_array_equal(palette, p32.astype(np.float16))

@@ -127,8 +127,9 @@ def _check_params(n_colors, method, sample_size, n_init=1):
 
 
 def _work_dtype(dtype, xp):
-    # uint8 colours and their squared distances are exact enough in float32.
-    return xp.float32 if dtype == xp.uint8 else dtype
+    # uint8 colours and their squared distances are exact enough in float32; so are
+    # half-precision ones, whose own arithmetic would lose most digits of the sums.
+    return dtype if dtype in (xp.float32, xp.float64) else xp.float32
 
 
 def _index_dtype(n_colors, xp):
