@@ -48,3 +48,10 @@ def test_bad_dask_images_are_refused_clearly():
         xkmeans.quantize(da.zeros((10, 10, 3), dtype=np.int64), 2)
     with pytest.raises(ValueError, match="n_colors=8 should be <="):
         xkmeans.quantize(da.zeros((2, 2, 3), dtype=np.uint8), 8)
+
+
+def test_nan_in_the_sampled_pixels_is_refused():
+    image = np.full((20, 20, 3), 0.5)
+    image[3, 4, 0] = np.nan
+    with pytest.raises(ValueError, match=r"image \(its sampled pixels\) contains NaN"):
+        xkmeans.quantize(da.from_array(image, chunks=(10, 10, 3)), 2, sample_size=None)

@@ -490,6 +490,7 @@ def _quantize_dask(image, n_colors, *, method, random_state, sample_size, n_init
     seed = int(rng.integers(2**31 - 1))
     raw = image.vindex[idx // w, idx % w][:, :3].compute()
     xp, device = get_namespace(raw), get_device(raw)
+    _check_finite(raw, xp, "image (its sampled pixels)")
     plan = _Plan(None, (h, w), raw.dtype, xp, device, m)
     work = plan.work
     (centres, offset), = _fit_palettes([xp.astype(raw, work)], [seed], n_colors, method, n_init)
