@@ -109,6 +109,22 @@ def test_numpy_bounded_selection_keeps_the_tie_rule(k):
     np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(d2, order, 1)), atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_bounded_selection_puts_each_row_first_among_its_duplicates(dtype):
+    # Float rows with 59 duplicates in the first columns: each duplicate's computed
+    # distance rounds to a tiny value around 0, and so may the row's own. The row must
+    # still come first, and the others be its duplicates (up to which ones: rounding).
+    rng = np.random.default_rng(0)  # in float32, 24 rows lost their first place once
+    X = (rng.normal(size=(4500, 20)) * 3 + 5).astype(dtype)
+    X[:60] = X[0]
+    dist, ind = kneighbors(X, 6, include_self=True)
+    np.testing.assert_array_equal(ind[:, 0], np.arange(X.shape[0]))
+    assert np.all(ind[:60] < 60) and np.all(dist[:60] < 1e-2)
+    with xkmeans.config_context(fast_paths=False):
+        dist_ref, _ = kneighbors(X, 6, include_self=True)
+    np.testing.assert_allclose(dist, dist_ref, rtol=1e-4, atol=1e-2)
+
+
 @pytest.mark.parametrize("shape,k", [((7, 30), 1), ((7, 30), 30), ((40, 50), 5), ((3, 9), 4)])
 def test_k_smallest_fast_equals_portable(backend, shape, k):
     rng = np.random.default_rng(0)

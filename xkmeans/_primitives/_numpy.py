@@ -422,6 +422,9 @@ def _k_nearest_in_rows(D, row0, k, *, xp):
         D = np.maximum(D, 0)
         D[np.arange(m), self_cols] = -1.0
         return k_smallest(D, k, xp=xp)
+    # The row itself first, and always gathered (its computed distance may round
+    # above the bound when duplicates of the row fill the first columns).
+    D[np.arange(m), self_cols] = -1.0
     bound = np.partition(D[:, : max(_KNN_PROBE, 2 * k)], k - 1, axis=1)[:, k - 1]
     # flatnonzero of the mask: a tenth of the time of a 2-D nonzero.
     r, c = np.divmod(np.flatnonzero(D <= np.maximum(bound, 0)[:, None]), n)
