@@ -5,6 +5,9 @@ through scikit-learn's own ``validate_data``, so feature names and messages
 are exactly sklearn's. Arrays of other libraries (CuPy, PyTorch,
 array-api-strict, ...) are checked here, on their device, with the same
 messages.
+
+scikit-learn is imported where it is called, not with this module: colour
+quantization uses these checks on a GPU without it (see ``_kmeans_core``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import numbers
 
 import array_api_compat
 import numpy as np
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import MixedArrayError, default_float, get_device, get_namespace, to_numpy
 from ._sparse import as_sparse_rows, is_sparse, is_sparse_input
@@ -53,6 +55,8 @@ def check_X(estimator, X, *, reset: bool, min_samples: int = 1, accept_sparse: b
         return _check_sparse_X(estimator, X, reset=reset, min_samples=min_samples,
                                accept=accept_sparse)
     if not _is_foreign_array(X):
+        from sklearn.utils.validation import validate_data
+
         X = validate_data(
             estimator,
             X,
@@ -127,6 +131,8 @@ def _check_sparse_X(estimator, X, *, reset, min_samples, accept):
         check_finite(S.data, xp=xp, what="X")
         _check_n_features(estimator, n_features, reset=reset)
         return S, xp, S.device
+    from sklearn.utils.validation import validate_data
+
     X = validate_data(
         estimator,
         X,
@@ -152,13 +158,20 @@ def _check_n_features(estimator, n_features, *, reset):
         raise ValueError(msg)
 
 
+def nonfinite(a, *, xp):
+    """``'NaN'`` or ``'infinity'`` if ``a`` holds one (NaN first), else None;
+    one readback."""
+    flags = to_numpy(xp.stack([xp.any(xp.isnan(a)), xp.any(xp.isinf(a))]))
+    return "NaN" if flags[0] else "infinity" if flags[1] else None
+
+
 def check_finite(a, *, xp, what: str):
     """Raise ``ValueError`` if ``a`` holds NaN or infinity (one readback)."""
-    flags = to_numpy(xp.stack([xp.any(xp.isnan(a)), xp.any(xp.isinf(a))]))
-    if flags[0]:
+    bad = nonfinite(a, xp=xp)
+    if bad == "NaN":
         msg = f"Input {what} contains NaN."
         raise ValueError(msg)
-    if flags[1]:
+    if bad is not None:
         msg = f"Input {what} contains infinity or a value too large for {a.dtype}."
         raise ValueError(msg)
 
@@ -251,6 +264,8 @@ def check_test_data(estimator, X, method: str, *, fitted: str, what: str | None 
     share the namespace and device of the fitted array ``fitted`` (called
     ``what`` in the message, its name by default).
     """
+    from sklearn.utils.validation import check_is_fitted
+
     check_is_fitted(estimator, attributes)
     X, xp, device = check_X(estimator, X, reset=False, accept_sparse=accept_sparse)
     check_same_backend(X, getattr(estimator, fitted),

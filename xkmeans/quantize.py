@@ -29,7 +29,6 @@ from ._backend import (
     is_array,
     itemsize,
     row_chunks,
-    to_numpy,
 )
 from ._config import get_config
 from ._primitives import assign_tile
@@ -154,12 +153,13 @@ class _Plan:
 
 def _check_finite(image, xp, name):
     """Float pixels must be finite: a NaN would be fitted, or assigned anywhere."""
+    from ._validation import nonfinite
+
     if image.dtype == xp.uint8:
         return
-    bad = to_numpy(xp.stack([xp.any(xp.isnan(image)), xp.any(xp.isinf(image))]))
-    if bad.any():
-        what = "NaN" if bad[0] else "infinity"
-        msg = f"{name} contains {what}; colour values must be finite numbers."
+    bad = nonfinite(image, xp=xp)
+    if bad is not None:
+        msg = f"{name} contains {bad}; colour values must be finite numbers."
         raise ValueError(msg)
 
 
