@@ -32,6 +32,7 @@ from ._backend import (
 )
 from ._config import get_config
 from ._primitives import assign_tile
+from ._validation import nonfinite
 
 __all__ = ["DEFAULT_SAMPLE_SIZE", "dequantize", "psnr", "quantize"]
 
@@ -153,8 +154,6 @@ class _Plan:
 
 def _check_finite(image, xp, name):
     """Float pixels must be finite: a NaN would be fitted, or assigned anywhere."""
-    from ._validation import nonfinite
-
     if image.dtype == xp.uint8:
         return
     bad = nonfinite(image, xp=xp)
