@@ -185,16 +185,25 @@ def _assert_same_neighbours(gpu, dist, ind, dist_ref, ind_ref):
 _SMALL_KNN_BUDGET = 96 << 10
 
 
-def _knn_budget(gpu, monkeypatch, n, k, tiled):
-    """Patch CuPy's budget down where asked; check the plan really tiles n."""
-    from xkmeans._primitives import _cuda_plan, _cupy
+def _gemm_knn_and_portable(gpu, monkeypatch, X, k, tiled):
+    """``(dist, ind, dist_ref, ind_ref)``: CuPy's GEMM k-NN of host X and the portable
+    path's. ``tiled``: CuPy's budget patched down, the plan checked to tile n."""
+    from xkmeans._primitives import _cuda_plan, _cupy, self_kneighbors
 
-    if not tiled:
-        return
-    monkeypatch.setattr(_cupy, "_budget", lambda: _SMALL_KNN_BUDGET)
-    p = _cuda_plan.knn_tile_plan(n, k, np.dtype(gpu.dtype).itemsize, sm_count=1,
-                                 budget_bytes=_SMALL_KNN_BUDGET)
-    assert p.rows < n and p.cols < n  # several chunks, several column tiles each
+    if gpu.lib != "cupy":
+        pytest.skip("knn_tile_merge runs on CuPy arrays")
+    Xb = gpu.asarray(X)
+    xp = array_api_compat.array_namespace(Xb)
+    with config_context(fast_paths=False):
+        dist_ref, ind_ref = self_kneighbors(Xb, k, xp=xp)
+    if tiled:
+        n = X.shape[0]
+        monkeypatch.setattr(_cupy, "_budget", lambda: _SMALL_KNN_BUDGET)
+        p = _cuda_plan.knn_tile_plan(n, k, np.dtype(gpu.dtype).itemsize, sm_count=1,
+                                     budget_bytes=_SMALL_KNN_BUDGET)
+        assert p.rows < n and p.cols < n  # several chunks, several column tiles each
+    dist, ind = self_kneighbors(Xb, k, xp=xp)
+    return dist, ind, dist_ref, ind_ref
 
 
 @pytest.mark.parametrize("n,d,k", [(2, 17, 2), (40, 20, 40), (300, 64, 1), (700, 17, 10),
@@ -202,23 +211,13 @@ def _knn_budget(gpu, monkeypatch, n, k, tiled):
 @pytest.mark.parametrize("tiled", [False, True])
 def test_self_kneighbors_gemm_merge_kernel_equals_portable(gpu, monkeypatch, n, d, k, tiled):
     # d > 16: exact cuBLAS tiles merged by knn_tile_merge, in one tile or many.
-    from xkmeans._primitives import self_kneighbors
-
-    if gpu.lib != "cupy":
-        pytest.skip("knn_tile_merge runs on CuPy arrays")
     if tiled and n < 700:
         pytest.skip("too few rows to tile")
     rng = np.random.default_rng(n + d + k)
     X = rng.normal(size=(n, d))
     dup = min(20, n // 2)
     X[n // 2: n // 2 + dup] = X[:dup]  # duplicates: zero distances tied
-    Xb = gpu.asarray(X)
-    xp = array_api_compat.array_namespace(Xb)
-    with config_context(fast_paths=False):
-        dist_ref, ind_ref = self_kneighbors(Xb, k, xp=xp)
-    _knn_budget(gpu, monkeypatch, n, k, tiled)
-    dist, ind = self_kneighbors(Xb, k, xp=xp)
-    _assert_same_neighbours(gpu, dist, ind, dist_ref, ind_ref)
+    _assert_same_neighbours(gpu, *_gemm_knn_and_portable(gpu, monkeypatch, X, k, tiled))
 
 
 @pytest.mark.parametrize("tiled", [False, True])
@@ -227,10 +226,6 @@ def test_self_kneighbors_gemm_merge_kernel_keeps_lowest_index_on_exact_ties(gpu,
     # Grid points of -1/0/1 and their mirror images: the mean is exactly 0 and every
     # squared distance an exact small integer, so ties are exact on every path and the
     # indices must be those of a stable sort (lowest index first), bit for bit.
-    from xkmeans._primitives import self_kneighbors
-
-    if gpu.lib != "cupy":
-        pytest.skip("knn_tile_merge runs on CuPy arrays")
     n, k = 1200, 33
     A = np.random.default_rng(4).integers(-1, 2, size=(n // 2, 24)).astype(np.float64)
     A[300:350] = A[:50]
@@ -239,12 +234,7 @@ def test_self_kneighbors_gemm_merge_kernel_keeps_lowest_index_on_exact_ties(gpu,
     np.fill_diagonal(sq, -1)
     ind_np = np.argsort(sq, axis=1, kind="stable")[:, :k]
     dist_np = np.sqrt(np.take_along_axis(np.clip(sq, 0, None), ind_np, axis=1))
-    Xb = gpu.asarray(X)
-    xp = array_api_compat.array_namespace(Xb)
-    with config_context(fast_paths=False):
-        dist_ref, ind_ref = self_kneighbors(Xb, k, xp=xp)
-    _knn_budget(gpu, monkeypatch, n, k, tiled)
-    dist, ind = self_kneighbors(Xb, k, xp=xp)
+    dist, ind, dist_ref, ind_ref = _gemm_knn_and_portable(gpu, monkeypatch, X, k, tiled)
     np.testing.assert_array_equal(gpu.to_numpy(ind), ind_np)
     np.testing.assert_array_equal(gpu.to_numpy(ind), gpu.to_numpy(ind_ref))
     np.testing.assert_allclose(gpu.to_numpy(dist), dist_np, rtol=1e-6)
