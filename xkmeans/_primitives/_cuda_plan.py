@@ -81,13 +81,18 @@ def gemm_rows(n: int, k: int, itemsize: int, budget_bytes: int) -> int:
     return max(1, min(n, rows, 2**31 - 256))
 
 
-@functools.cache
-def options(dtype: str, d: int = 1, weighted: bool = False, label: str = "int") -> tuple:
-    """NVRTC options selecting one specialisation of ``lloyd.cu``."""
+def _real_type(dtype: str) -> str:
+    """The kernels' `real` (XK_T) for a dtype name; float32 and float64 only."""
     if dtype not in ("float32", "float64"):
         msg = f"CUDA kernels take float32 or float64, not {dtype}."
         raise ValueError(msg)
-    real = "float" if dtype == "float32" else "double"
+    return "float" if dtype == "float32" else "double"
+
+
+@functools.cache
+def options(dtype: str, d: int = 1, weighted: bool = False, label: str = "int") -> tuple:
+    """NVRTC options selecting one specialisation of ``lloyd.cu``."""
+    real = _real_type(dtype)
     label_c = {"int32": "int", "int": "int", "int64": "long long"}[label]
     return (
         "--std=c++14",
@@ -122,17 +127,10 @@ def _knn_kmax(n_neighbors: int) -> int:
     return kmax
 
 
-def _knn_real(dtype: str) -> str:
-    if dtype not in ("float32", "float64"):
-        msg = f"CUDA kernels take float32 or float64, not {dtype}."
-        raise ValueError(msg)
-    return "float" if dtype == "float32" else "double"
-
-
 @functools.cache
 def knn_options(dtype: str, d: int, n_neighbors: int) -> tuple:
     """NVRTC options of the knn.cu specialisation for (dtype, d, n_neighbors)."""
-    real = _knn_real(dtype)
+    real = _real_type(dtype)
     itemsize = 4 if dtype == "float32" else 8
     return (
         "--std=c++14",
@@ -146,7 +144,7 @@ def knn_options(dtype: str, d: int, n_neighbors: int) -> tuple:
 @functools.cache
 def knn_tile_options(dtype: str, n_neighbors: int) -> tuple:
     """NVRTC options of knn_tile_merge (any d: the GEMM has taken the features)."""
-    return ("--std=c++14", f"-DXK_T={_knn_real(dtype)}",
+    return ("--std=c++14", f"-DXK_T={_real_type(dtype)}",
             f"-DXK_KMAX={_knn_kmax(n_neighbors)}")
 
 
