@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from ._backend import acc_dtype, get_device, to_numpy
-from ._lloyd import _means, converged, lloyd, refill_empty, weighted_total
+from ._lloyd import _means, converged, iteration_stats, lloyd, refill_empty, weighted_total
 from ._primitives import grouped_sum, kernel_scope, lloyd_plan_batch, nearest_centre
 from ._sparse import is_sparse
 
@@ -160,12 +160,7 @@ class LoopedBatchPlan:
             lab, _ = nearest_centre(X, C, xp=xp)
             sums, cnt = grouped_sum(X, lab, w, self.k, xp=xp)
             means = _means(sums, cnt, X.dtype, xp=xp)
-            changed = (X.shape[0] if self.old[b] is None
-                       else xp.count_nonzero(lab != self.old[b]))
-            stats.append(xp.stack([
-                xp.asarray(changed, dtype=acc, device=self.device),
-                xp.sum(xp.astype(means - C, acc) ** 2),
-                xp.sum(xp.astype(cnt == 0, acc))]))
+            stats.append(iteration_stats(lab, self.old[b], means, C, cnt, xp=xp, acc=acc))
             self.old[b] = lab
             labels.append(lab)
             new.append(means)

@@ -74,6 +74,18 @@ def refill_empty(X, weights, labels, centres, *, x_sq, xp, spherical=False, dist
     return new, float(xp.sum(xp.astype(new - centres, acc) ** 2))
 
 
+def iteration_stats(labels, labels_old, new, centres, counts, *, xp, acc):
+    """What a device plan reports of an iteration, as an ``acc`` array: [changed
+    labels (all of them on the first), squared centre shift, empty clusters]."""
+    device = get_device(new)
+    if labels_old is None:
+        changed = xp.asarray(float(labels.shape[0]), dtype=acc, device=device)
+    else:
+        changed = xp.asarray(xp.count_nonzero(labels != labels_old), dtype=acc, device=device)
+    shift = xp.sum(xp.astype(new - centres, acc) ** 2)
+    return xp.stack([changed, shift, xp.sum(xp.astype(counts == 0, acc))])
+
+
 def _means(sums, counts, dtype, *, xp):
     """Sums divided by weights; a cluster still empty takes the centre of the
     heaviest cluster (the first of them), as scikit-learn's ``_average_centers``."""
@@ -153,14 +165,7 @@ def _lloyd(X, weights, centres, *, x_sq, max_iter, tol, verbose, xp, spherical):
                 shift = xp.sum(xp.astype(new - centres, stats.dtype) ** 2)
                 stats = xp.stack([stats[0], shift, stats[2]])
         if plan is None:
-            shift = xp.sum(xp.astype(new - centres, acc) ** 2)
-            changed = (
-                xp.asarray(float(X.shape[0]), dtype=acc, device=device)
-                if labels_old is None
-                else xp.asarray(xp.count_nonzero(labels != labels_old), dtype=acc, device=device)
-            )
-            n_empty = xp.sum(xp.astype(counts == 0, acc))
-            stats = xp.stack([changed, shift, n_empty])
+            stats = iteration_stats(labels, labels_old, new, centres, counts, xp=xp, acc=acc)
         stats = to_numpy(stats).astype(float)  # the one readback of the iteration
         if stats[2] > 0 and not use_fused:
             new, stats[1] = refill_empty(X, weights, labels, centres, x_sq=x_sq, xp=xp,
