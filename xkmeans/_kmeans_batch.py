@@ -61,9 +61,7 @@ def fit_many(estimators, Xs, *, plan_factory=None):
                    device=device)
     best = [None] * len(estimators)
     if plan is None:  # shapes the batched kernels do not take: one loop per restart
-        runs = (estimators[i]._loop(preps[i])(p.X, p.w, c, x_sq=p.x_sq, max_iter=p.max_iter,
-                                              tol=p.tol, verbose=False, xp=xp)
-                for (i, c), p in zip(starts, problems))
+        runs = (estimators[i]._run(preps[i], c) for i, c in starts)
     else:
         runs = lloyd_many(problems, xp.stack([c for _, c in starts]), plan, xp=xp)
     for (i, _), run in zip(starts, runs):  # restarts in their order, as fit compares them

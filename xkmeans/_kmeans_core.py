@@ -85,12 +85,15 @@ class RestartsMixin:
         """The best of ``n_init`` runs ``(labels, inertia, centres, n_iter)``."""
         best = None
         for _ in range(prep.n_init):
-            centres = self._initial_centres(prep)
-            run = self._loop(prep)(
-                prep.X, prep.w, centres, x_sq=prep.x_sq, max_iter=self.max_iter, tol=prep.tol,
-                verbose=self.verbose, xp=prep.xp, spherical=prep.zero is not None)
+            run = self._run(prep, self._initial_centres(prep))
             best = self._keep_best(best, run, xp=prep.xp)
         return best
+
+    def _run(self, prep, centres):
+        """One run of the loop from ``centres``: ``(labels, inertia, centres, n_iter)``."""
+        return self._loop(prep)(
+            prep.X, prep.w, centres, x_sq=prep.x_sq, max_iter=self.max_iter, tol=prep.tol,
+            verbose=self.verbose, xp=prep.xp, spherical=prep.zero is not None)
 
     def _keep_best(self, best, run, *, xp):
         """The better of two runs ``(labels, inertia, centres, n_iter)``, as
